@@ -1,0 +1,518 @@
+//! Frame → detector tensor: resize straight from the mapped video planes (no full-size copy),
+//! convert to BGR, write planar float 0..255 into the top-left of a zero tensor padded to
+//! multiples of 32 (PROVENANCE.md §1.2).
+//!
+//! YUV formats are resized plane by plane (Y, then chroma directly to the target size) and
+//! converted to BGR only at the small inference size, so the cost of colour conversion does
+//! not grow with the camera resolution.
+
+use std::marker::PhantomData;
+
+use fast_image_resize::images::TypedImage;
+use fast_image_resize::pixels::{InnerPixel, U8x2, U8x3, U8x4, U8};
+use fast_image_resize::{FilterType, ImageView, PixelTrait, ResizeAlg, ResizeOptions, Resizer};
+
+use super::geometry::Letterbox;
+
+/// Raw video layouts the detector reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PixelLayout {
+    Rgb,
+    Bgr,
+    /// 4 bytes per pixel, R G B then padding (RGBx) or alpha (RGBA).
+    Rgbx,
+    /// 4 bytes per pixel, B G R then padding (BGRx) or alpha (BGRA).
+    Bgrx,
+    /// Planar Y, U, V; chroma halved in both directions.
+    I420,
+    /// Planar Y plus interleaved UV; chroma halved in both directions.
+    Nv12,
+}
+
+impl PixelLayout {
+    pub fn plane_count(&self) -> usize {
+        match self {
+            PixelLayout::I420 => 3,
+            PixelLayout::Nv12 => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// YUV → RGB matrix: luma weights of red and blue, and whether Y/UV use the full 0..255 range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct YuvMatrix {
+    pub kr: f32,
+    pub kb: f32,
+    pub full_range: bool,
+}
+
+impl YuvMatrix {
+    pub const BT601: YuvMatrix = YuvMatrix {
+        kr: 0.299,
+        kb: 0.114,
+        full_range: false,
+    };
+    pub const BT709: YuvMatrix = YuvMatrix {
+        kr: 0.2126,
+        kb: 0.0722,
+        full_range: false,
+    };
+}
+
+/// One plane of a mapped frame.
+#[derive(Debug, Clone, Copy)]
+pub struct Plane<'a> {
+    pub data: &'a [u8],
+    /// Bytes from the start of one row to the next.
+    pub stride: usize,
+}
+
+/// A borrowed raw video frame.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameRef<'a> {
+    pub layout: PixelLayout,
+    pub width: u32,
+    pub height: u32,
+    /// Only the first `layout.plane_count()` entries are used.
+    pub planes: [Plane<'a>; 3],
+    pub yuv: YuvMatrix,
+}
+
+impl<'a> FrameRef<'a> {
+    /// A frame made of one packed plane (RGB-like layouts).
+    pub fn packed(
+        layout: PixelLayout,
+        width: u32,
+        height: u32,
+        data: &'a [u8],
+        stride: usize,
+    ) -> Self {
+        let p = Plane { data, stride };
+        FrameRef {
+            layout,
+            width,
+            height,
+            planes: [p, p, p],
+            yuv: YuvMatrix::BT601,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PreprocessError {
+    #[error("plane {plane} is too small: {len} bytes for {rows} rows of {row_bytes} bytes with stride {stride}")]
+    PlaneTooSmall {
+        plane: usize,
+        len: usize,
+        rows: usize,
+        row_bytes: usize,
+        stride: usize,
+    },
+    #[error("empty frame ({0}x{1})")]
+    Empty(u32, u32),
+    #[error("resize failed: {0}")]
+    Resize(String),
+}
+
+/// A strided plane seen as an image of pixels `P`, so the resizer reads the mapped video
+/// memory directly, whatever its row padding.
+struct StridedView<'a, P> {
+    width: u32,
+    height: u32,
+    stride: usize,
+    data: &'a [u8],
+    _pixel: PhantomData<P>,
+}
+
+impl<'a, P: InnerPixel + bytemuck::Pod> StridedView<'a, P> {
+    fn new(plane: usize, p: &Plane<'a>, width: u32, height: u32) -> Result<Self, PreprocessError> {
+        let row_bytes = width as usize * P::size();
+        let rows = height as usize;
+        let needed = if rows == 0 {
+            0
+        } else {
+            p.stride * (rows - 1) + row_bytes
+        };
+        if p.stride < row_bytes || p.data.len() < needed {
+            return Err(PreprocessError::PlaneTooSmall {
+                plane,
+                len: p.data.len(),
+                rows,
+                row_bytes,
+                stride: p.stride,
+            });
+        }
+        Ok(StridedView {
+            width,
+            height,
+            stride: p.stride,
+            data: p.data,
+            _pixel: PhantomData,
+        })
+    }
+}
+
+// SAFETY: every row `iter_rows` yields holds exactly `width` pixels (checked in `new`).
+unsafe impl<P: InnerPixel + bytemuck::Pod> ImageView for StridedView<'_, P> {
+    type Pixel = P;
+
+    fn width(&self) -> u32 {
+        self.width
+    }
+
+    fn height(&self) -> u32 {
+        self.height
+    }
+
+    fn iter_rows(&self, start_row: u32) -> impl Iterator<Item = &[P]> {
+        let row_bytes = self.width as usize * P::size();
+        (start_row.min(self.height)..self.height).map(move |y| {
+            let off = y as usize * self.stride;
+            bytemuck::cast_slice(&self.data[off..off + row_bytes])
+        })
+    }
+}
+
+/// Resized planes, kept between frames so steady-state preprocessing allocates nothing.
+#[derive(Default)]
+struct Scratch {
+    c1: Option<TypedImage<'static, U8>>,
+    c1b: Option<TypedImage<'static, U8>>,
+    c1c: Option<TypedImage<'static, U8>>,
+    c2: Option<TypedImage<'static, U8x2>>,
+    c3: Option<TypedImage<'static, U8x3>>,
+    c4: Option<TypedImage<'static, U8x4>>,
+}
+
+fn sized<'s, P: InnerPixel>(
+    slot: &'s mut Option<TypedImage<'static, P>>,
+    w: u32,
+    h: u32,
+) -> &'s mut TypedImage<'static, P> {
+    if slot.as_ref().map(|i| (i.width(), i.height())) != Some((w, h)) {
+        *slot = Some(TypedImage::new(w, h));
+    }
+    slot.as_mut().expect("just set")
+}
+
+/// Reusable frame → tensor converter.
+pub struct Preprocessor {
+    resizer: Resizer,
+    options: ResizeOptions,
+    scratch: Scratch,
+}
+
+impl Default for Preprocessor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Preprocessor {
+    /// Plain bilinear interpolation, as OpenCV's `INTER_LINEAR` that produced the reference
+    /// outputs (PROVENANCE.md §1): the golden test reproduces the reference landmarks with it
+    /// (a widening convolution kernel moved them by up to 19 px on 2048 px photos).
+    pub fn new() -> Self {
+        Self::with_algorithm(ResizeAlg::Interpolation(FilterType::Bilinear))
+    }
+
+    pub fn with_algorithm(alg: ResizeAlg) -> Self {
+        Preprocessor {
+            resizer: Resizer::new(),
+            // The 4th byte of RGBx/BGRx is padding or alpha we ignore: no premultiplication.
+            options: ResizeOptions::new().resize_alg(alg).use_alpha(false),
+            scratch: Scratch::default(),
+        }
+    }
+
+    fn resize<P: PixelTrait + bytemuck::Pod>(
+        resizer: &mut Resizer,
+        options: &ResizeOptions,
+        src: &StridedView<'_, P>,
+        dst: &mut TypedImage<'static, P>,
+    ) -> Result<(), PreprocessError> {
+        resizer
+            .resize_typed(src, dst, options)
+            .map_err(|e| PreprocessError::Resize(e.to_string()))
+    }
+
+    /// Fills `tensor` with the `[1, 3, lb.tensor_h, lb.tensor_w]` BGR float input for `frame`.
+    pub fn prepare(
+        &mut self,
+        frame: &FrameRef,
+        lb: &Letterbox,
+        tensor: &mut Vec<f32>,
+    ) -> Result<(), PreprocessError> {
+        let (w, h) = (frame.width, frame.height);
+        if w == 0 || h == 0 {
+            return Err(PreprocessError::Empty(w, h));
+        }
+        let (sw, sh) = (lb.scaled_w, lb.scaled_h);
+        let (tw, th) = (lb.tensor_w as usize, lb.tensor_h as usize);
+        let plane = tw * th;
+        tensor.clear();
+        tensor.resize(3 * plane, 0.0);
+        let (b_plane, rest) = tensor.split_at_mut(plane);
+        let (g_plane, r_plane) = rest.split_at_mut(plane);
+        let mut put = |x: usize, y: usize, bgr: [f32; 3]| {
+            let i = y * tw + x;
+            b_plane[i] = bgr[0];
+            g_plane[i] = bgr[1];
+            r_plane[i] = bgr[2];
+        };
+        let (rz, opt, sc) = (&mut self.resizer, &self.options, &mut self.scratch);
+        match frame.layout {
+            PixelLayout::Rgb | PixelLayout::Bgr => {
+                let src = StridedView::<U8x3>::new(0, &frame.planes[0], w, h)?;
+                let dst = sized(&mut sc.c3, sw, sh);
+                Self::resize(rz, opt, &src, dst)?;
+                let swap = frame.layout == PixelLayout::Rgb;
+                for (i, p) in dst.pixels().iter().enumerate() {
+                    let [a, b, c] = p.0;
+                    let bgr = if swap { [c, b, a] } else { [a, b, c] };
+                    put(i % sw as usize, i / sw as usize, bgr.map(f32::from));
+                }
+            }
+            PixelLayout::Rgbx | PixelLayout::Bgrx => {
+                let src = StridedView::<U8x4>::new(0, &frame.planes[0], w, h)?;
+                let dst = sized(&mut sc.c4, sw, sh);
+                Self::resize(rz, opt, &src, dst)?;
+                let swap = frame.layout == PixelLayout::Rgbx;
+                for (i, p) in dst.pixels().iter().enumerate() {
+                    let [a, b, c, _] = p.0;
+                    let bgr = if swap { [c, b, a] } else { [a, b, c] };
+                    put(i % sw as usize, i / sw as usize, bgr.map(f32::from));
+                }
+            }
+            PixelLayout::I420 | PixelLayout::Nv12 => {
+                let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+                let src_y = StridedView::<U8>::new(0, &frame.planes[0], w, h)?;
+                let y = sized(&mut sc.c1, sw, sh);
+                Self::resize(rz, opt, &src_y, y)?;
+                let to_bgr = YuvToBgr::new(frame.yuv);
+                if frame.layout == PixelLayout::I420 {
+                    let src_u = StridedView::<U8>::new(1, &frame.planes[1], cw, ch)?;
+                    let src_v = StridedView::<U8>::new(2, &frame.planes[2], cw, ch)?;
+                    let u = sized(&mut sc.c1b, sw, sh);
+                    Self::resize(rz, opt, &src_u, u)?;
+                    let v = sized(&mut sc.c1c, sw, sh);
+                    Self::resize(rz, opt, &src_v, v)?;
+                    let (u, v) = (sc.c1b.as_ref().unwrap(), sc.c1c.as_ref().unwrap());
+                    let ys = sc.c1.as_ref().unwrap().pixels();
+                    for (i, ((yy, uu), vv)) in ys.iter().zip(u.pixels()).zip(v.pixels()).enumerate()
+                    {
+                        put(
+                            i % sw as usize,
+                            i / sw as usize,
+                            to_bgr.apply(yy.0, uu.0, vv.0),
+                        );
+                    }
+                } else {
+                    let src_uv = StridedView::<U8x2>::new(1, &frame.planes[1], cw, ch)?;
+                    let uv = sized(&mut sc.c2, sw, sh);
+                    Self::resize(rz, opt, &src_uv, uv)?;
+                    let ys = sc.c1.as_ref().unwrap().pixels();
+                    for (i, (yy, uv)) in ys.iter().zip(sc.c2.as_ref().unwrap().pixels()).enumerate()
+                    {
+                        let [uu, vv] = uv.0;
+                        put(i % sw as usize, i / sw as usize, to_bgr.apply(yy.0, uu, vv));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Precomputed YUV → BGR coefficients.
+struct YuvToBgr {
+    y_off: f32,
+    y_gain: f32,
+    c_gain: f32,
+    r_cr: f32,
+    b_cb: f32,
+    g_cb: f32,
+    g_cr: f32,
+}
+
+impl YuvToBgr {
+    fn new(m: YuvMatrix) -> Self {
+        let kg = 1.0 - m.kr - m.kb;
+        let (y_off, y_gain, c_gain) = if m.full_range {
+            (0.0, 1.0, 1.0)
+        } else {
+            (16.0, 255.0 / 219.0, 255.0 / 224.0)
+        };
+        let r_cr = 2.0 * (1.0 - m.kr);
+        let b_cb = 2.0 * (1.0 - m.kb);
+        YuvToBgr {
+            y_off,
+            y_gain,
+            c_gain,
+            r_cr,
+            b_cb,
+            g_cb: -m.kb * b_cb / kg,
+            g_cr: -m.kr * r_cr / kg,
+        }
+    }
+
+    #[inline]
+    fn apply(&self, y: u8, u: u8, v: u8) -> [f32; 3] {
+        let yf = (y as f32 - self.y_off) * self.y_gain;
+        let cb = (u as f32 - 128.0) * self.c_gain;
+        let cr = (v as f32 - 128.0) * self.c_gain;
+        let r = yf + self.r_cr * cr;
+        let g = yf + self.g_cb * cb + self.g_cr * cr;
+        let b = yf + self.b_cb * cb;
+        [
+            b.clamp(0.0, 255.0),
+            g.clamp(0.0, 255.0),
+            r.clamp(0.0, 255.0),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(t: &[f32], lb: &Letterbox, c: usize, x: usize, y: usize) -> f32 {
+        t[c * (lb.tensor_w * lb.tensor_h) as usize + y * lb.tensor_w as usize + x]
+    }
+
+    #[test]
+    fn rgb_is_swapped_to_bgr_and_padded_with_zeros() {
+        // 4x2 frame, stride 16 (row padding), one colour everywhere
+        let mut data = vec![0u8; 32];
+        for y in 0..2 {
+            for x in 0..4 {
+                data[y * 16 + x * 3..y * 16 + x * 3 + 3].copy_from_slice(&[10, 20, 30]);
+            }
+        }
+        let f = FrameRef::packed(PixelLayout::Rgb, 4, 2, &data, 16);
+        let lb = Letterbox::fit(4, 2, 0, 0);
+        let mut t = vec![];
+        Preprocessor::new().prepare(&f, &lb, &mut t).unwrap();
+        assert_eq!(t.len(), 3 * 32 * 32);
+        assert_eq!(
+            [
+                at(&t, &lb, 0, 3, 1),
+                at(&t, &lb, 1, 3, 1),
+                at(&t, &lb, 2, 3, 1)
+            ],
+            [30.0, 20.0, 10.0]
+        );
+        // padding (outside the 4x2 image) stays 0
+        assert_eq!(at(&t, &lb, 0, 4, 0), 0.0);
+        assert_eq!(at(&t, &lb, 2, 0, 2), 0.0);
+    }
+
+    #[test]
+    fn bgrx_downscale_keeps_flat_colour() {
+        let data: Vec<u8> = (0..64 * 32).flat_map(|_| [50u8, 100, 150, 255]).collect();
+        let f = FrameRef::packed(PixelLayout::Bgrx, 64, 32, &data, 64 * 4);
+        let lb = Letterbox::fit(64, 32, 32, 0);
+        assert_eq!((lb.scaled_w, lb.scaled_h), (32, 16));
+        let mut t = vec![];
+        Preprocessor::new().prepare(&f, &lb, &mut t).unwrap();
+        assert_eq!(
+            [
+                at(&t, &lb, 0, 31, 15),
+                at(&t, &lb, 1, 31, 15),
+                at(&t, &lb, 2, 31, 15)
+            ],
+            [50.0, 100.0, 150.0]
+        );
+    }
+
+    #[test]
+    fn i420_and_nv12_grey_and_colour() {
+        // BT.601 limited: Y=16 black, Y=235 white; (Y=81, U=90, V=240) is about pure red.
+        let (w, h) = (8u32, 4u32);
+        let y = vec![81u8; 32];
+        let u = vec![90u8; 8];
+        let v = vec![240u8; 8];
+        let mut f = FrameRef::packed(PixelLayout::I420, w, h, &y, 8);
+        f.planes[1] = Plane {
+            data: &u,
+            stride: 4,
+        };
+        f.planes[2] = Plane {
+            data: &v,
+            stride: 4,
+        };
+        let lb = Letterbox::fit(w, h, 0, 0);
+        let mut t = vec![];
+        let mut pp = Preprocessor::new();
+        pp.prepare(&f, &lb, &mut t).unwrap();
+        let bgr = [
+            at(&t, &lb, 0, 2, 2),
+            at(&t, &lb, 1, 2, 2),
+            at(&t, &lb, 2, 2, 2),
+        ];
+        assert!(bgr[0] < 3.0 && bgr[1] < 3.0 && bgr[2] > 250.0, "{bgr:?}");
+
+        let uv: Vec<u8> = (0..8).flat_map(|_| [90u8, 240]).collect();
+        let mut f2 = FrameRef::packed(PixelLayout::Nv12, w, h, &y, 8);
+        f2.planes[1] = Plane {
+            data: &uv,
+            stride: 8,
+        };
+        let mut t2 = vec![];
+        pp.prepare(&f2, &lb, &mut t2).unwrap();
+        assert_eq!(t, t2);
+
+        let white = vec![235u8; 32];
+        let grey = vec![128u8; 8];
+        let mut f3 = FrameRef::packed(PixelLayout::I420, w, h, &white, 8);
+        f3.planes[1] = Plane {
+            data: &grey,
+            stride: 4,
+        };
+        f3.planes[2] = Plane {
+            data: &grey,
+            stride: 4,
+        };
+        pp.prepare(&f3, &lb, &mut t).unwrap();
+        assert!((at(&t, &lb, 1, 0, 0) - 255.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn odd_sized_i420_uses_rounded_up_chroma() {
+        let (w, h) = (5u32, 3u32);
+        let y = vec![128u8; 15];
+        let c = vec![128u8; 6]; // 3x2 chroma
+        let mut f = FrameRef::packed(PixelLayout::I420, w, h, &y, 5);
+        f.planes[1] = Plane {
+            data: &c,
+            stride: 3,
+        };
+        f.planes[2] = Plane {
+            data: &c,
+            stride: 3,
+        };
+        let mut t = vec![];
+        Preprocessor::new()
+            .prepare(&f, &Letterbox::fit(w, h, 0, 0), &mut t)
+            .unwrap();
+    }
+
+    #[test]
+    fn short_planes_are_an_error_not_a_panic() {
+        let data = vec![0u8; 10];
+        let f = FrameRef::packed(PixelLayout::Rgb, 4, 4, &data, 12);
+        let e = Preprocessor::new()
+            .prepare(&f, &Letterbox::fit(4, 4, 0, 0), &mut vec![])
+            .unwrap_err();
+        assert!(matches!(e, PreprocessError::PlaneTooSmall { plane: 0, .. }));
+        let e = Preprocessor::new()
+            .prepare(
+                &FrameRef::packed(PixelLayout::Rgb, 0, 4, &data, 12),
+                &Letterbox::fit(1, 1, 0, 0),
+                &mut vec![],
+            )
+            .unwrap_err();
+        assert_eq!(e, PreprocessError::Empty(0, 4));
+    }
+}

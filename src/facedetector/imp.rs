@@ -1,0 +1,447 @@
+//! GStreamer glue of `facedetector`: properties, caps, and per-frame calls into
+//! [`crate::detect`].
+
+use std::sync::{LazyLock, Mutex};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
+use gst_video::prelude::*;
+use gst_video::{VideoColorMatrix, VideoColorRange, VideoFormat, VideoFrameRef, VideoInfo};
+
+use crate::detect::geometry::{Face, Letterbox};
+use crate::detect::preprocess::{FrameRef, PixelLayout, Plane, Preprocessor, YuvMatrix};
+use crate::detect::yunet::{DetectParams, YuNet};
+use crate::face_meta;
+use crate::models;
+use crate::onnx_runtime::Device;
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "facedetector",
+        gst::DebugColorFlags::empty(),
+        Some("Footfall face detector"),
+    )
+});
+
+const FORMATS: [VideoFormat; 8] = [
+    VideoFormat::Rgb,
+    VideoFormat::Bgr,
+    VideoFormat::Rgbx,
+    VideoFormat::Bgrx,
+    VideoFormat::Rgba,
+    VideoFormat::Bgra,
+    VideoFormat::I420,
+    VideoFormat::Nv12,
+];
+
+const DEFAULT_THRESHOLD: f32 = 0.6;
+const DEFAULT_NMS: f32 = 0.3;
+const DEFAULT_MIN_FACE: u32 = 0;
+const DEFAULT_MAX_FACES: u32 = 256;
+const DEFAULT_INFER_W: u32 = 320;
+const DEFAULT_INFER_H: u32 = 0;
+const DEFAULT_INTERVAL: u32 = 1;
+const DEFAULT_THREADS: u32 = 1;
+
+#[derive(Debug, Clone)]
+struct Settings {
+    model: Option<String>,
+    threshold: f32,
+    nms_threshold: f32,
+    min_face_size: u32,
+    max_faces: u32,
+    inference_width: u32,
+    inference_height: u32,
+    inference_interval: u32,
+    device: String,
+    threads: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            model: None,
+            threshold: DEFAULT_THRESHOLD,
+            nms_threshold: DEFAULT_NMS,
+            min_face_size: DEFAULT_MIN_FACE,
+            max_faces: DEFAULT_MAX_FACES,
+            inference_width: DEFAULT_INFER_W,
+            inference_height: DEFAULT_INFER_H,
+            inference_interval: DEFAULT_INTERVAL,
+            device: "cpu".into(),
+            threads: DEFAULT_THREADS,
+        }
+    }
+}
+
+struct Detector {
+    yunet: YuNet,
+    pre: Preprocessor,
+    tensor: Vec<f32>,
+    faces: Vec<Face>,
+}
+
+#[derive(Default)]
+struct State {
+    detector: Option<Detector>,
+    info: Option<VideoInfo>,
+    layout: Option<PixelLayout>,
+    yuv: Option<YuvMatrix>,
+    frames: u64,
+}
+
+#[derive(Default)]
+pub struct FaceDetector {
+    settings: Mutex<Settings>,
+    state: Mutex<State>,
+}
+
+fn layout_of(format: VideoFormat) -> Option<PixelLayout> {
+    Some(match format {
+        VideoFormat::Rgb => PixelLayout::Rgb,
+        VideoFormat::Bgr => PixelLayout::Bgr,
+        VideoFormat::Rgbx | VideoFormat::Rgba => PixelLayout::Rgbx,
+        VideoFormat::Bgrx | VideoFormat::Bgra => PixelLayout::Bgrx,
+        VideoFormat::I420 => PixelLayout::I420,
+        VideoFormat::Nv12 => PixelLayout::Nv12,
+        _ => return None,
+    })
+}
+
+fn yuv_of(info: &VideoInfo) -> YuvMatrix {
+    let c = info.colorimetry();
+    let mut m = match c.matrix() {
+        VideoColorMatrix::Bt709 => YuvMatrix::BT709,
+        _ => YuvMatrix::BT601,
+    };
+    m.full_range = c.range() == VideoColorRange::Range0_255;
+    m
+}
+
+impl FaceDetector {
+    fn detect_frame(&self, buf: &mut gst::BufferRef, settings: &Settings) -> Result<usize, String> {
+        let mut state = self.state.lock().unwrap();
+        let state = &mut *state;
+        let (Some(info), Some(layout), Some(yuv)) = (state.info.as_ref(), state.layout, state.yuv)
+        else {
+            return Err("no caps negotiated before the first buffer".into());
+        };
+        let det = state
+            .detector
+            .as_mut()
+            .ok_or_else(|| "detector not started".to_string())?;
+        let (w, h) = (info.width(), info.height());
+        let lb = Letterbox::fit(w, h, settings.inference_width, settings.inference_height);
+        {
+            let frame = VideoFrameRef::from_buffer_ref_readable(&*buf, info)
+                .map_err(|_| "cannot map the video frame for reading".to_string())?;
+            let plane = |i: u32| -> Plane<'_> {
+                Plane {
+                    data: frame.plane_data(i).unwrap_or(&[]),
+                    stride: frame
+                        .plane_stride()
+                        .get(i as usize)
+                        .copied()
+                        .unwrap_or(0)
+                        .max(0) as usize,
+                }
+            };
+            let mut planes = [plane(0); 3];
+            for (i, p) in planes
+                .iter_mut()
+                .enumerate()
+                .take(layout.plane_count())
+                .skip(1)
+            {
+                *p = plane(i as u32);
+            }
+            let fr = FrameRef {
+                layout,
+                width: w,
+                height: h,
+                planes,
+                yuv,
+            };
+            det.pre
+                .prepare(&fr, &lb, &mut det.tensor)
+                .map_err(|e| format!("cannot prepare the frame: {e}"))?;
+        }
+        let params = DetectParams {
+            score_threshold: settings.threshold,
+            nms_iou: settings.nms_threshold,
+            min_face_size: settings.min_face_size as f32,
+            max_faces: settings.max_faces as usize,
+        };
+        det.faces.clear();
+        det.yunet
+            .detect(&det.tensor, &lb, &params, &mut det.faces)?;
+        let mut attached = 0;
+        for face in &det.faces {
+            if face_meta::attach_face(buf, face, w, h) {
+                attached += 1;
+            }
+        }
+        Ok(attached)
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for FaceDetector {
+    const NAME: &'static str = "GstFootfallFaceDetector";
+    type Type = super::FaceDetector;
+    type ParentType = gst_base::BaseTransform;
+}
+
+impl ObjectImpl for FaceDetector {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecString::builder("model")
+                    .nick("Model")
+                    .blurb(
+                        "Path of the YuNet ONNX detector; default: face_detector.onnx in \
+                         $FOOTFALL_MODELS_DIR, else in the project's models/ folder",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecFloat::builder("threshold")
+                    .nick("Score threshold")
+                    .blurb("Minimum face score sqrt(cls*obj) to report a face")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_THRESHOLD)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecFloat::builder("nms-threshold")
+                    .nick("NMS IoU threshold")
+                    .blurb("Overlapping faces with IoU above this are merged into the best-scoring one")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(DEFAULT_NMS)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("min-face-size")
+                    .nick("Minimum face size")
+                    .blurb("Faces narrower than this many frame pixels are ignored")
+                    .default_value(DEFAULT_MIN_FACE)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("max-faces")
+                    .nick("Maximum faces")
+                    .blurb("At most this many faces per frame, best scores first (0 = no limit)")
+                    .default_value(DEFAULT_MAX_FACES)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("inference-width")
+                    .nick("Inference width")
+                    .blurb(
+                        "Width the frame is scaled to for the detector, keeping aspect ratio \
+                         (0 = unconstrained; both 0 = native size)",
+                    )
+                    .maximum(4096)
+                    .default_value(DEFAULT_INFER_W)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("inference-height")
+                    .nick("Inference height")
+                    .blurb(
+                        "Maximum height for the detector input, keeping aspect ratio \
+                         (0 = follow inference-width)",
+                    )
+                    .maximum(4096)
+                    .default_value(DEFAULT_INFER_H)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("inference-interval")
+                    .nick("Inference interval")
+                    .blurb(
+                        "Run the detector on every Nth frame; other frames pass with no faces \
+                         and a detection meta saying detected=false (facetracker fills them)",
+                    )
+                    .minimum(1)
+                    .default_value(DEFAULT_INTERVAL)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecString::builder("device")
+                    .nick("Device")
+                    .blurb("Inference device: cpu, or cuda (needs an ONNX Runtime built with CUDA)")
+                    .default_value(Some("cpu"))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("threads")
+                    .nick("Threads")
+                    .blurb("ONNX Runtime intra-op threads (0 = one per core)")
+                    .maximum(256)
+                    .default_value(DEFAULT_THREADS)
+                    .mutable_ready()
+                    .build(),
+            ]
+        });
+        PROPS.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "model" => s.model = value.get().expect("type checked upstream"),
+            "threshold" => s.threshold = value.get().expect("type checked upstream"),
+            "nms-threshold" => s.nms_threshold = value.get().expect("type checked upstream"),
+            "min-face-size" => s.min_face_size = value.get().expect("type checked upstream"),
+            "max-faces" => s.max_faces = value.get().expect("type checked upstream"),
+            "inference-width" => s.inference_width = value.get().expect("type checked upstream"),
+            "inference-height" => s.inference_height = value.get().expect("type checked upstream"),
+            "inference-interval" => {
+                s.inference_interval = value.get().expect("type checked upstream")
+            }
+            "device" => {
+                s.device = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .unwrap_or_else(|| "cpu".into())
+            }
+            "threads" => s.threads = value.get().expect("type checked upstream"),
+            other => unreachable!("unknown property {other}"),
+        }
+        gst::debug!(CAT, imp = self, "set {} = {:?}", pspec.name(), value);
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "model" => s.model.to_value(),
+            "threshold" => s.threshold.to_value(),
+            "nms-threshold" => s.nms_threshold.to_value(),
+            "min-face-size" => s.min_face_size.to_value(),
+            "max-faces" => s.max_faces.to_value(),
+            "inference-width" => s.inference_width.to_value(),
+            "inference-height" => s.inference_height.to_value(),
+            "inference-interval" => s.inference_interval.to_value(),
+            "device" => s.device.to_value(),
+            "threads" => s.threads.to_value(),
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+}
+
+impl GstObjectImpl for FaceDetector {}
+
+impl ElementImpl for FaceDetector {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Face detector",
+                "Filter/Analyzer/Video",
+                "Detects faces with the YuNet ONNX model and attaches a GstVideoRegionOfInterestMeta \
+                 (type 'face': score, 5 landmarks) per face",
+                "Footfall developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = gst_video::VideoCapsBuilder::new()
+                .format_list(FORMATS)
+                .build();
+            vec![
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for FaceDetector {
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let s = self.settings.lock().unwrap().clone();
+        let device = Device::parse(&s.device)
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{}", e]))?;
+        crate::onnx_runtime::ensure_loaded()
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ["{}", e]))?;
+        let model = models::resolve(s.model.as_deref(), models::DETECTOR_FILE)
+            .map_err(|e| gst::error_msg!(gst::ResourceError::NotFound, ["{}", e]))?;
+        let yunet = YuNet::load(&model, device, s.threads)
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{}", e]))?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "loaded detector '{}' on {}",
+            model.display(),
+            device.as_str()
+        );
+        *self.state.lock().unwrap() = State {
+            detector: Some(Detector {
+                yunet,
+                pre: Preprocessor::new(),
+                tensor: Vec::new(),
+                faces: Vec::new(),
+            }),
+            ..State::default()
+        };
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap() = State::default();
+        Ok(())
+    }
+
+    fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        let info = VideoInfo::from_caps(incaps)
+            .map_err(|_| gst::loggable_error!(CAT, "invalid video caps {}", incaps))?;
+        let layout = layout_of(info.format())
+            .ok_or_else(|| gst::loggable_error!(CAT, "unsupported format {:?}", info.format()))?;
+        let mut state = self.state.lock().unwrap();
+        state.yuv = Some(yuv_of(&info));
+        state.layout = Some(layout);
+        state.info = Some(info);
+        Ok(())
+    }
+
+    fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let settings = self.settings.lock().unwrap().clone();
+        let frame = {
+            let mut state = self.state.lock().unwrap();
+            let n = state.frames;
+            state.frames += 1;
+            n
+        };
+        let run = frame % settings.inference_interval.max(1) as u64 == 0;
+        if run {
+            match self.detect_frame(buf, &settings) {
+                Ok(n) => gst::trace!(CAT, imp = self, "frame {}: {} faces", frame, n),
+                Err(e) => {
+                    gst::element_imp_error!(
+                        self,
+                        gst::StreamError::Failed,
+                        ["Face detection failed: {}", e]
+                    );
+                    return Err(gst::FlowError::Error);
+                }
+            }
+        }
+        face_meta::mark_detection(buf, run, frame);
+        Ok(gst::FlowSuccess::Ok)
+    }
+}

@@ -1,0 +1,30 @@
+//! Footfall: GStreamer elements that count unique visitors from faces, on the edge.
+//!
+//! The science (preprocessing, detector decoding, NMS, geometry) lives in plain modules
+//! under [`detect`]; the element folders hold only the GStreamer glue.
+
+pub mod detect;
+pub mod face_meta;
+mod facedetector;
+pub mod models;
+pub mod onnx_runtime;
+
+fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    face_meta::register_metas();
+    facedetector::register(plugin)?;
+    Ok(())
+}
+
+gst::plugin_define!(
+    footfall,
+    env!("CARGO_PKG_DESCRIPTION"),
+    plugin_init,
+    concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    "MPL",
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_REPOSITORY"),
+    env!("BUILD_REL_DATE")
+);
+
+use gst::glib;

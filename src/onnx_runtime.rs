@@ -1,0 +1,156 @@
+//! ONNX Runtime: finding and loading the shared library once per process, and creating
+//! sessions with the requested device and thread count.
+//!
+//! The library is loaded dynamically (`ort` feature `load-dynamic`) from, in order:
+//! 1. `ORT_DYLIB_PATH`;
+//! 2. the path compiled in by build.rs (what `scripts/setup.sh` recorded after installing
+//!    the `onnxruntime` wheel, or the meson option `ort-dylib`).
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ort::environment::Environment;
+use ort::ep::ExecutionProvider;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+
+/// Where inference runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Device {
+    #[default]
+    Cpu,
+    Cuda,
+}
+
+impl Device {
+    pub fn parse(s: &str) -> Result<Device, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" | "gpu" => Ok(Device::Cuda),
+            other => Err(format!("unknown device '{other}': use 'cpu' or 'cuda'")),
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Device::Cpu => "cpu",
+            Device::Cuda => "cuda",
+        }
+    }
+}
+
+struct Runtime {
+    path: PathBuf,
+    env: Environment,
+}
+
+static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+
+const HOW_TO_FIX: &str =
+    "Install it with `scripts/setup.sh` (puts the onnxruntime==1.31.1 wheel in \
+the project's .venv and records the path), or `pip install onnxruntime==1.31.1` and set \
+ORT_DYLIB_PATH to the wheel's onnxruntime/capi/libonnxruntime.so.1.31.1";
+
+/// The library path that will be (or was) loaded: `ORT_DYLIB_PATH`, else the build default.
+pub fn dylib_candidate() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let built_in = env!("FOOTFALL_ORT_DYLIB_DEFAULT");
+    if !built_in.is_empty() {
+        return Ok(PathBuf::from(built_in));
+    }
+    Err(format!(
+        "ONNX Runtime library not configured: ORT_DYLIB_PATH is unset and the plugin was built \
+         without a recorded path. {HOW_TO_FIX}"
+    ))
+}
+
+fn load() -> Result<Runtime, String> {
+    let path = dylib_candidate()?;
+    if !path.is_file() {
+        return Err(format!(
+            "ONNX Runtime library '{}' does not exist. {HOW_TO_FIX}",
+            path.display()
+        ));
+    }
+    let builder = ort::init_from(&path).map_err(|e| {
+        format!(
+            "could not load ONNX Runtime from '{}': {e}. {HOW_TO_FIX}",
+            path.display()
+        )
+    })?;
+    let env = builder
+        .with_name("footfall")
+        .build()
+        .map_err(|e| format!("could not create the ONNX Runtime environment: {e}"))?;
+    Ok(Runtime { path, env })
+}
+
+fn runtime() -> Result<&'static Runtime, String> {
+    RUNTIME.get_or_init(load).as_ref().map_err(Clone::clone)
+}
+
+/// Loads the library (first call only) and returns the path it came from.
+pub fn ensure_loaded() -> Result<&'static Path, String> {
+    runtime().map(|r| r.path.as_path())
+}
+
+/// Opens `model` as an inference session: `threads` intra-op threads (0 = ONNX Runtime's
+/// default), one inter-op thread, full graph optimisation, on `device`.
+pub fn open_session(model: &Path, device: Device, threads: u32) -> Result<Session, String> {
+    let rt = runtime()?;
+    if !model.is_file() {
+        return Err(format!("model file '{}' not found", model.display()));
+    }
+    let fail = |what: &str, e: &dyn std::fmt::Display| format!("{what}: {e}");
+    let mut builder = Session::builder(&rt.env)
+        .map_err(|e| fail("cannot create an ONNX Runtime session", &e))?
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(|e| fail("cannot set the optimisation level", &e))?
+        .with_inter_threads(1)
+        .map_err(|e| fail("cannot set inter-op threads", &e))?;
+    if threads > 0 {
+        builder = builder
+            .with_intra_threads(threads as usize)
+            .map_err(|e| fail("cannot set intra-op threads", &e))?;
+    }
+    if device == Device::Cuda {
+        let cuda = ort::ep::CUDA::default();
+        let available = ort::ep::CUDA::is_available().unwrap_or(false);
+        if !available {
+            return Err(format!(
+                "device=cuda: the ONNX Runtime library '{}' has no CUDAExecutionProvider. Point \
+                 ORT_DYLIB_PATH at the library of the onnxruntime-gpu wheel (with CUDA and cuDNN \
+                 installed), or use device=cpu",
+                rt.path.display()
+            ));
+        }
+        builder = builder
+            .with_execution_providers([cuda.build().error_on_failure()])
+            .map_err(|e| {
+                fail(
+                    "device=cuda: the CUDA execution provider failed to start",
+                    &e,
+                )
+            })?;
+    }
+    builder.commit_from_file(model).map_err(|e| {
+        format!(
+            "cannot load model '{}' (is it a valid ONNX file?): {e}",
+            model.display()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_parsing() {
+        assert_eq!(Device::parse("CPU").unwrap(), Device::Cpu);
+        assert_eq!(Device::parse("cuda").unwrap(), Device::Cuda);
+        assert!(Device::parse("tpu").unwrap_err().contains("'tpu'"));
+    }
+}

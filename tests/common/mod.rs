@@ -1,0 +1,124 @@
+//! Helpers shared by the integration tests: locating ../shared, initialising GStreamer with
+//! the plugin registered statically, and running pipelines while collecting face metadata.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Once};
+
+use gst::prelude::*;
+use gstfootfall::face_meta::{self, FaceRegion};
+
+/// `../shared` beside the checkout, or `$FOOTFALL_SHARED_DIR`.
+pub fn shared_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("FOOTFALL_SHARED_DIR") {
+        return PathBuf::from(p);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("shared")
+}
+
+pub fn shared(rel: &str) -> PathBuf {
+    let p = shared_dir().join(rel);
+    assert!(
+        p.exists(),
+        "test material {} is missing (../shared must sit beside the checkout)",
+        p.display()
+    );
+    p
+}
+
+/// The detector model the tests use: the shared copy, unless FOOTFALL_MODELS_DIR says otherwise.
+pub fn detector_model() -> PathBuf {
+    match std::env::var_os("FOOTFALL_MODELS_DIR") {
+        Some(d) => PathBuf::from(d).join("face_detector.onnx"),
+        None => shared("models/face_detector.onnx"),
+    }
+}
+
+pub fn init() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        gst::init().unwrap();
+        gstfootfall::plugin_register_static().expect("register footfall plugin");
+    });
+}
+
+/// What a pipeline run produced.
+#[derive(Debug, Default)]
+pub struct Run {
+    /// Per buffer reaching the sink: (pts ns, detector ran?, faces).
+    pub frames: Vec<(Option<u64>, Option<bool>, Vec<FaceRegion>)>,
+    pub error: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Runs `desc` (which must contain an element named `sink` whose sink pad sees the faces)
+/// until EOS, error or `timeout_s`, and collects per-buffer face metadata.
+pub fn run_pipeline(desc: &str, timeout_s: u64) -> Run {
+    init();
+    let pipeline = match gst::parse::launch(desc) {
+        Ok(p) => p.downcast::<gst::Pipeline>().unwrap(),
+        Err(e) => {
+            return Run {
+                error: Some(format!("parse: {e}")),
+                ..Default::default()
+            }
+        }
+    };
+    let frames = Arc::new(Mutex::new(Vec::new()));
+    let sink = pipeline
+        .by_name("sink")
+        .expect("pipeline needs an element named sink");
+    let pad = sink.static_pad("sink").unwrap();
+    let f2 = frames.clone();
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(buf) = info.buffer() {
+            f2.lock().unwrap().push((
+                buf.pts().map(|t| t.nseconds()),
+                face_meta::detection_ran(buf),
+                face_meta::read_faces(buf),
+            ));
+        }
+        gst::PadProbeReturn::Ok
+    });
+    let mut run = Run::default();
+    if let Err(e) = pipeline.set_state(gst::State::Playing) {
+        run.error = Some(format!("state change failed: {e}"));
+    }
+    let bus = pipeline.bus().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout_s);
+    while run.error.is_none() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            run.error = Some("timeout".into());
+            break;
+        }
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(left.as_millis() as u64))
+        else {
+            continue;
+        };
+        use gst::MessageView;
+        match msg.view() {
+            MessageView::Eos(..) => break,
+            MessageView::Error(e) => {
+                run.error = Some(format!("{} ({:?})", e.error(), e.debug()));
+            }
+            MessageView::Warning(w) => run.warnings.push(w.error().to_string()),
+            _ => {}
+        }
+    }
+    // Drain the bus for an error posted together with the failed state change.
+    while let Some(msg) = bus.pop() {
+        if let gst::MessageView::Error(e) = msg.view() {
+            let text = format!("{} ({:?})", e.error(), e.debug());
+            run.error = Some(match run.error.take() {
+                Some(prev) if !prev.contains(&text) => format!("{prev}; {text}"),
+                _ => text,
+            });
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    run.frames = std::mem::take(&mut *frames.lock().unwrap());
+    run
+}
