@@ -1,7 +1,7 @@
 //! How faces travel on buffers, readable by any GStreamer application:
 //!
 //! * one `GstVideoRegionOfInterestMeta` per face, `roi_type` = `"face"`, rect in frame
-//!   pixels, with a param structure named `"face"` holding `score` (double) and
+//!   pixels, ROI `id` numbering the faces of the buffer from 0, with a param structure named `"face"` holding `score` (double) and
 //!   `landmarks` (GstValueArray of 10 doubles: x0,y0 … x4,y4 in frame pixels; order right
 //!   eye, left eye, nose tip, right mouth corner, left mouth corner of the person);
 //! * one custom meta `FootfallDetectionMeta` per buffer that went through `facedetector`,
@@ -47,8 +47,16 @@ impl FaceRegion {
     }
 }
 
-/// Adds `face` as a ROI meta; faces entirely outside the frame are skipped (returns false).
-pub fn attach_face(buffer: &mut gst::BufferRef, face: &Face, width: u32, height: u32) -> bool {
+/// Adds `face` as a ROI meta with ROI id `id`; faces entirely outside the frame are skipped
+/// (returns false). Ids number the faces of one buffer 0, 1, … so applications can fetch them
+/// with `gst_buffer_get_video_region_of_interest_meta_id()`.
+pub fn attach_face(
+    buffer: &mut gst::BufferRef,
+    face: &Face,
+    id: i32,
+    width: u32,
+    height: u32,
+) -> bool {
     let Some(rect) = face.bbox.to_clipped_rect(width, height) else {
         return false;
     };
@@ -58,6 +66,7 @@ pub fn attach_face(buffer: &mut gst::BufferRef, face: &Face, width: u32, height:
         .field("landmarks", landmarks)
         .build();
     let mut meta = VideoRegionOfInterestMeta::add(buffer, ROI_TYPE, rect);
+    meta.set_id(id);
     meta.add_param(param);
     true
 }

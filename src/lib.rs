@@ -8,6 +8,7 @@ pub mod face_meta;
 mod facedetector;
 pub mod models;
 pub mod onnx_runtime;
+pub mod pipeline_util;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     face_meta::register_metas();

@@ -49,8 +49,8 @@ pub fn decode_stride(
     let sf = s as f32;
     for i in 0..anchors {
         let score = (o.cls[i].clamp(0.0, 1.0) * o.obj[i].clamp(0.0, 1.0)).sqrt();
-        // `!(a >= b)` also rejects NaN scores from a broken model.
-        if !(score >= score_threshold) {
+        // A NaN score from a broken model is rejected too.
+        if score.is_nan() || score < score_threshold {
             continue;
         }
         // Anchor point: top-left of the cell (offset 0, not +0.5).

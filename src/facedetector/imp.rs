@@ -177,13 +177,13 @@ impl FaceDetector {
         det.faces.clear();
         det.yunet
             .detect(&det.tensor, &lb, &params, &mut det.faces)?;
-        let mut attached = 0;
+        let mut attached = 0i32;
         for face in &det.faces {
-            if face_meta::attach_face(buf, face, w, h) {
+            if face_meta::attach_face(buf, face, attached, w, h) {
                 attached += 1;
             }
         }
-        Ok(attached)
+        Ok(attached as usize)
     }
 }
 

@@ -1,0 +1,60 @@
+//! `footfall`: command-line front end of the Footfall plugin (statically registered).
+//!
+//! * `footfall detect SOURCE` — run the face detector on a file or URI (file, rtsp, http)
+//!   and print the faces found per second of stream time.
+//! * `footfall bench` — detector throughput on the shared clips (see BENCHMARKS.md).
+
+mod bench;
+mod detect;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "footfall",
+    version,
+    about = "Count unique visitors from faces, on the edge"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Detect faces in a clip or camera stream and print how many were found per second
+    Detect(detect::Args),
+    /// Measure detector frames per second against decode-only speed
+    Bench(bench::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = gst::init() {
+        eprintln!("error: cannot initialise GStreamer: {e}");
+        std::process::exit(2);
+    }
+    if let Err(e) = gstfootfall::plugin_register_static() {
+        eprintln!("error: cannot register the footfall plugin: {e}");
+        std::process::exit(2);
+    }
+    let result = match cli.command {
+        Command::Detect(a) => detect::run(a),
+        Command::Bench(a) => bench::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// A `uri=` value for uridecodebin: URIs pass through, paths become file:// URIs.
+pub fn to_uri(source: &str) -> Result<String, String> {
+    if source.contains("://") {
+        return Ok(source.to_string());
+    }
+    let path = std::fs::canonicalize(source).map_err(|e| format!("cannot open '{source}': {e}"))?;
+    gst::glib::filename_to_uri(&path, None)
+        .map(|u| u.to_string())
+        .map_err(|e| format!("cannot make a URI of '{}': {e}", path.display()))
+}

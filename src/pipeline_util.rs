@@ -1,0 +1,52 @@
+//! Small helpers for applications and tests that drive Footfall pipelines.
+
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+
+/// Sets `pipeline` to PLAYING and waits for EOS, an error, or `timeout`. Returns the warning
+/// texts seen on the way, or the error text (element error with its debug detail, or a
+/// failed state change). Leaves the pipeline in PLAYING/PAUSED: the caller sets NULL.
+pub fn play_to_eos(
+    pipeline: &gst::Pipeline,
+    timeout: Option<Duration>,
+) -> Result<Vec<String>, String> {
+    let bus = pipeline.bus().ok_or("pipeline has no bus")?;
+    let state_change = pipeline.set_state(gst::State::Playing);
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut warnings = Vec::new();
+    loop {
+        let wait = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(format!("timed out after {:?}", timeout.unwrap()));
+                }
+                gst::ClockTime::from_nseconds(left.as_nanos() as u64)
+            }
+            None => gst::ClockTime::from_seconds(1),
+        };
+        let Some(msg) = bus.timed_pop(wait) else {
+            if state_change.is_err() {
+                return Err("the pipeline failed to start".into());
+            }
+            continue;
+        };
+        use gst::MessageView;
+        match msg.view() {
+            MessageView::Eos(..) => return Ok(warnings),
+            MessageView::Error(e) => {
+                let src = e
+                    .src()
+                    .map(|s| s.path_string().to_string())
+                    .unwrap_or_default();
+                return Err(match e.debug() {
+                    Some(d) => format!("{src}: {} ({d})", e.error()),
+                    None => format!("{src}: {}", e.error()),
+                });
+            }
+            MessageView::Warning(w) => warnings.push(w.error().to_string()),
+            _ => {}
+        }
+    }
+}
