@@ -4,6 +4,12 @@
 //!   pixels, ROI `id` numbering the faces of the buffer from 0, with a param structure named `"face"` holding `score` (double) and
 //!   `landmarks` (GstValueArray of 10 doubles: x0,y0 … x4,y4 in frame pixels; order right
 //!   eye, left eye, nose tip, right mouth corner, left mouth corner of the person);
+//!   After `facetracker` the param also holds `track-id` (guint64, absent for untracked
+//!   faces), `state` (string: `tentative`, `new`, `tracked`, `untracked`) and `predicted`
+//!   (boolean: the box is the tracker's prediction on a frame the detector skipped);
+//! * one custom meta `FootfallTrackMeta` per buffer after `facetracker`, structure
+//!   `footfall-tracks`: `ended` (GstValueArray of guint64: confirmed tracks whose visit
+//!   ended on this frame) and `active` (guint, live tracks);
 //! * one custom meta `FootfallDetectionMeta` per buffer that went through `facedetector`,
 //!   whose structure `footfall-detection` says whether the detector ran on this frame
 //!   (`detected`, boolean: false on frames skipped by `inference-interval`) and
@@ -14,6 +20,7 @@ use gst::meta::CustomMeta;
 use gst_video::VideoRegionOfInterestMeta;
 
 use crate::detect::geometry::{BBox, Face};
+use crate::track::tracker::TrackedFace;
 
 /// `roi_type` of every face region.
 pub const ROI_TYPE: &str = "face";
@@ -23,11 +30,17 @@ pub const PARAM_NAME: &str = "face";
 pub const DETECTION_META: &str = "FootfallDetectionMeta";
 /// Name of the structure inside [`DETECTION_META`].
 pub const DETECTION_STRUCT: &str = "footfall-detection";
+/// Name of the per-buffer custom meta written by `facetracker`.
+pub const TRACK_META: &str = "FootfallTrackMeta";
+/// Name of the structure inside [`TRACK_META`].
+pub const TRACK_STRUCT: &str = "footfall-tracks";
 
 /// Registers the plugin's custom metas (idempotent). Called from plugin init.
 pub fn register_metas() {
-    if !CustomMeta::is_registered(DETECTION_META) {
-        CustomMeta::register(DETECTION_META, &[]);
+    for name in [DETECTION_META, TRACK_META] {
+        if !CustomMeta::is_registered(name) {
+            CustomMeta::register(name, &[]);
+        }
     }
 }
 
@@ -38,6 +51,12 @@ pub struct FaceRegion {
     pub rect: (u32, u32, u32, u32),
     pub score: f32,
     pub landmarks: [[f32; 2]; 5],
+    /// Set by `facetracker`.
+    pub track_id: Option<u64>,
+    /// Track state set by `facetracker` (`tentative`, `new`, `tracked`, `untracked`).
+    pub state: Option<String>,
+    /// True for boxes `facetracker` predicted on frames the detector skipped.
+    pub predicted: bool,
 }
 
 impl FaceRegion {
@@ -45,30 +64,83 @@ impl FaceRegion {
         let (x, y, w, h) = self.rect;
         BBox::from_xywh(x as f32, y as f32, w as f32, h as f32)
     }
+
+    /// The region as a detector face (box from the integer rect).
+    pub fn face(&self) -> Face {
+        Face {
+            bbox: self.bbox(),
+            score: self.score,
+            landmarks: self.landmarks,
+        }
+    }
 }
 
 /// Adds `face` as a ROI meta with ROI id `id`; faces entirely outside the frame are skipped
 /// (returns false). Ids number the faces of one buffer 0, 1, … so applications can fetch them
 /// with `gst_buffer_get_video_region_of_interest_meta_id()`.
-pub fn attach_face(
-    buffer: &mut gst::BufferRef,
-    face: &Face,
-    id: i32,
-    width: u32,
-    height: u32,
-) -> bool {
-    let Some(rect) = face.bbox.to_clipped_rect(width, height) else {
-        return false;
-    };
+pub fn attach_face(buffer: &mut gst::BufferRef, face: &Face, id: i32, width: u32, height: u32) -> bool {
+    attach(buffer, face_param(face).build(), &face.bbox, id, width, height)
+}
+
+fn face_param(face: &Face) -> gst::structure::Builder {
     let landmarks = gst::Array::new(face.landmarks.iter().flatten().map(|v| *v as f64));
-    let param = gst::Structure::builder(PARAM_NAME)
+    gst::Structure::builder(PARAM_NAME)
         .field("score", face.score as f64)
         .field("landmarks", landmarks)
-        .build();
+}
+
+/// Adds a tracked face (box, score, landmarks plus track id, state and predicted flag).
+pub fn attach_tracked_face(buffer: &mut gst::BufferRef, t: &TrackedFace, id: i32, width: u32, height: u32) -> bool {
+    let mut param = face_param(&t.face)
+        .field("state", t.state.as_str())
+        .field("predicted", t.predicted);
+    if let Some(track) = t.track_id {
+        param = param.field("track-id", track);
+    }
+    attach(buffer, param.build(), &t.face.bbox, id, width, height)
+}
+
+fn attach(buffer: &mut gst::BufferRef, param: gst::Structure, bbox: &BBox, id: i32, width: u32, height: u32) -> bool {
+    let Some(rect) = bbox.to_clipped_rect(width, height) else {
+        return false;
+    };
     let mut meta = VideoRegionOfInterestMeta::add(buffer, ROI_TYPE, rect);
     meta.set_id(id);
     meta.add_param(param);
     true
+}
+
+/// Removes every face region from a buffer (other ROI types stay).
+pub fn remove_faces(buffer: &mut gst::BufferRef) {
+    buffer.foreach_meta_mut(|mut meta| {
+        let is_face = meta
+            .downcast_ref::<VideoRegionOfInterestMeta>()
+            .is_some_and(|m| m.roi_type() == ROI_TYPE);
+        if is_face {
+            std::ops::ControlFlow::Continue(gst::buffer::BufferMetaForeachAction::Remove)
+        } else {
+            std::ops::ControlFlow::Continue(gst::buffer::BufferMetaForeachAction::Keep)
+        }
+    });
+}
+
+/// Records the confirmed tracks that ended on this buffer and the number of live tracks.
+pub fn mark_tracks(buffer: &mut gst::BufferRef, ended: &[u64], active: u32) {
+    if let Ok(mut meta) = CustomMeta::add(buffer, TRACK_META) {
+        let s = meta.mut_structure();
+        s.set_name(TRACK_STRUCT);
+        s.set("ended", gst::Array::new(ended.iter().copied()));
+        s.set("active", active);
+    }
+}
+
+/// Track ids whose visit ended on this buffer (empty without `facetracker`).
+pub fn ended_tracks(buffer: &gst::BufferRef) -> Vec<u64> {
+    CustomMeta::from_buffer(buffer, TRACK_META)
+        .ok()
+        .and_then(|m| m.structure().get::<gst::Array>("ended").ok())
+        .map(|a| a.iter().filter_map(|v| v.get::<u64>().ok()).collect())
+        .unwrap_or_default()
 }
 
 /// Marks whether the detector looked at this buffer.
@@ -98,9 +170,15 @@ pub fn read_faces(buffer: &gst::BufferRef) -> Vec<FaceRegion> {
                 rect: m.rect(),
                 score: 0.0,
                 landmarks: [[0.0; 2]; 5],
+                track_id: None,
+                state: None,
+                predicted: false,
             };
             if let Some(p) = m.param(PARAM_NAME) {
                 region.score = p.get::<f64>("score").unwrap_or(0.0) as f32;
+                region.track_id = p.get::<u64>("track-id").ok();
+                region.state = p.get::<String>("state").ok();
+                region.predicted = p.get::<bool>("predicted").unwrap_or(false);
                 if let Ok(arr) = p.get::<gst::Array>("landmarks") {
                     let vals: Vec<f32> = arr
                         .iter()

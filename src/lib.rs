@@ -4,15 +4,23 @@
 //! under [`detect`]; the element folders hold only the GStreamer glue.
 
 pub mod detect;
+pub mod embed;
+pub mod embedding_meta;
 pub mod face_meta;
 mod facedetector;
+mod faceembedder;
+mod facetracker;
 pub mod models;
 pub mod onnx_runtime;
 pub mod pipeline_util;
+pub mod track;
+pub mod video_frame;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     face_meta::register_metas();
     facedetector::register(plugin)?;
+    facetracker::register(plugin)?;
+    faceembedder::register(plugin)?;
     Ok(())
 }
 

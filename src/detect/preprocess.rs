@@ -290,7 +290,11 @@ impl Preprocessor {
                 let src_y = StridedView::<U8>::new(0, &frame.planes[0], w, h)?;
                 let y = sized(&mut sc.c1, sw, sh);
                 Self::resize(rz, opt, &src_y, y)?;
-                let to_bgr = YuvToBgr::new(frame.yuv);
+                let to_rgb = YuvToRgb::new(frame.yuv);
+                let bgr = |y: u8, u: u8, v: u8| {
+                    let [r, g, b] = to_rgb.apply(y, u, v);
+                    [b, g, r]
+                };
                 if frame.layout == PixelLayout::I420 {
                     let src_u = StridedView::<U8>::new(1, &frame.planes[1], cw, ch)?;
                     let src_v = StridedView::<U8>::new(2, &frame.planes[2], cw, ch)?;
@@ -305,7 +309,7 @@ impl Preprocessor {
                         put(
                             i % sw as usize,
                             i / sw as usize,
-                            to_bgr.apply(yy.0, uu.0, vv.0),
+                            bgr(yy.0, uu.0, vv.0),
                         );
                     }
                 } else {
@@ -316,7 +320,7 @@ impl Preprocessor {
                     for (i, (yy, uv)) in ys.iter().zip(sc.c2.as_ref().unwrap().pixels()).enumerate()
                     {
                         let [uu, vv] = uv.0;
-                        put(i % sw as usize, i / sw as usize, to_bgr.apply(yy.0, uu, vv));
+                        put(i % sw as usize, i / sw as usize, bgr(yy.0, uu, vv));
                     }
                 }
             }
@@ -325,8 +329,8 @@ impl Preprocessor {
     }
 }
 
-/// Precomputed YUV → BGR coefficients.
-struct YuvToBgr {
+/// Precomputed YUV → RGB coefficients.
+pub struct YuvToRgb {
     y_off: f32,
     y_gain: f32,
     c_gain: f32,
@@ -336,8 +340,8 @@ struct YuvToBgr {
     g_cr: f32,
 }
 
-impl YuvToBgr {
-    fn new(m: YuvMatrix) -> Self {
+impl YuvToRgb {
+    pub fn new(m: YuvMatrix) -> Self {
         let kg = 1.0 - m.kr - m.kb;
         let (y_off, y_gain, c_gain) = if m.full_range {
             (0.0, 1.0, 1.0)
@@ -346,7 +350,7 @@ impl YuvToBgr {
         };
         let r_cr = 2.0 * (1.0 - m.kr);
         let b_cb = 2.0 * (1.0 - m.kb);
-        YuvToBgr {
+        YuvToRgb {
             y_off,
             y_gain,
             c_gain,
@@ -357,8 +361,9 @@ impl YuvToBgr {
         }
     }
 
+    /// R, G, B (0..255) of one YUV sample.
     #[inline]
-    fn apply(&self, y: u8, u: u8, v: u8) -> [f32; 3] {
+    pub fn apply(&self, y: u8, u: u8, v: u8) -> [f32; 3] {
         let yf = (y as f32 - self.y_off) * self.y_gain;
         let cb = (u as f32 - 128.0) * self.c_gain;
         let cr = (v as f32 - 128.0) * self.c_gain;
@@ -366,9 +371,9 @@ impl YuvToBgr {
         let g = yf + self.g_cb * cb + self.g_cr * cr;
         let b = yf + self.b_cb * cb;
         [
-            b.clamp(0.0, 255.0),
-            g.clamp(0.0, 255.0),
             r.clamp(0.0, 255.0),
+            g.clamp(0.0, 255.0),
+            b.clamp(0.0, 255.0),
         ]
     }
 }

@@ -7,15 +7,14 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
-use gst_video::prelude::*;
-use gst_video::{VideoColorMatrix, VideoColorRange, VideoFormat, VideoFrameRef, VideoInfo};
 
 use crate::detect::geometry::{Face, Letterbox};
-use crate::detect::preprocess::{FrameRef, PixelLayout, Plane, Preprocessor, YuvMatrix};
+use crate::detect::preprocess::Preprocessor;
 use crate::detect::yunet::{DetectParams, YuNet};
 use crate::face_meta;
 use crate::models;
 use crate::onnx_runtime::Device;
+use crate::video_frame::VideoLayout;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -24,17 +23,6 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
         Some("Footfall face detector"),
     )
 });
-
-const FORMATS: [VideoFormat; 8] = [
-    VideoFormat::Rgb,
-    VideoFormat::Bgr,
-    VideoFormat::Rgbx,
-    VideoFormat::Bgrx,
-    VideoFormat::Rgba,
-    VideoFormat::Bgra,
-    VideoFormat::I420,
-    VideoFormat::Nv12,
-];
 
 const DEFAULT_THRESHOLD: f32 = 0.6;
 const DEFAULT_NMS: f32 = 0.3;
@@ -86,9 +74,7 @@ struct Detector {
 #[derive(Default)]
 struct State {
     detector: Option<Detector>,
-    info: Option<VideoInfo>,
-    layout: Option<PixelLayout>,
-    yuv: Option<YuvMatrix>,
+    video: Option<VideoLayout>,
     frames: u64,
 }
 
@@ -98,76 +84,22 @@ pub struct FaceDetector {
     state: Mutex<State>,
 }
 
-fn layout_of(format: VideoFormat) -> Option<PixelLayout> {
-    Some(match format {
-        VideoFormat::Rgb => PixelLayout::Rgb,
-        VideoFormat::Bgr => PixelLayout::Bgr,
-        VideoFormat::Rgbx | VideoFormat::Rgba => PixelLayout::Rgbx,
-        VideoFormat::Bgrx | VideoFormat::Bgra => PixelLayout::Bgrx,
-        VideoFormat::I420 => PixelLayout::I420,
-        VideoFormat::Nv12 => PixelLayout::Nv12,
-        _ => return None,
-    })
-}
-
-fn yuv_of(info: &VideoInfo) -> YuvMatrix {
-    let c = info.colorimetry();
-    let mut m = match c.matrix() {
-        VideoColorMatrix::Bt709 => YuvMatrix::BT709,
-        _ => YuvMatrix::BT601,
-    };
-    m.full_range = c.range() == VideoColorRange::Range0_255;
-    m
-}
-
 impl FaceDetector {
     fn detect_frame(&self, buf: &mut gst::BufferRef, settings: &Settings) -> Result<usize, String> {
         let mut state = self.state.lock().unwrap();
         let state = &mut *state;
-        let (Some(info), Some(layout), Some(yuv)) = (state.info.as_ref(), state.layout, state.yuv)
-        else {
+        let Some(video) = state.video.as_ref() else {
             return Err("no caps negotiated before the first buffer".into());
         };
         let det = state
             .detector
             .as_mut()
             .ok_or_else(|| "detector not started".to_string())?;
-        let (w, h) = (info.width(), info.height());
+        let (w, h) = (video.info.width(), video.info.height());
         let lb = Letterbox::fit(w, h, settings.inference_width, settings.inference_height);
-        {
-            let frame = VideoFrameRef::from_buffer_ref_readable(&*buf, info)
-                .map_err(|_| "cannot map the video frame for reading".to_string())?;
-            let plane = |i: u32| -> Plane<'_> {
-                Plane {
-                    data: frame.plane_data(i).unwrap_or(&[]),
-                    stride: frame
-                        .plane_stride()
-                        .get(i as usize)
-                        .copied()
-                        .unwrap_or(0)
-                        .max(0) as usize,
-                }
-            };
-            let mut planes = [plane(0); 3];
-            for (i, p) in planes
-                .iter_mut()
-                .enumerate()
-                .take(layout.plane_count())
-                .skip(1)
-            {
-                *p = plane(i as u32);
-            }
-            let fr = FrameRef {
-                layout,
-                width: w,
-                height: h,
-                planes,
-                yuv,
-            };
-            det.pre
-                .prepare(&fr, &lb, &mut det.tensor)
-                .map_err(|e| format!("cannot prepare the frame: {e}"))?;
-        }
+        video
+            .with_frame(buf, |fr| det.pre.prepare(fr, &lb, &mut det.tensor))?
+            .map_err(|e| format!("cannot prepare the frame: {e}"))?;
         let params = DetectParams {
             score_threshold: settings.threshold,
             nms_iou: settings.nms_threshold,
@@ -343,9 +275,7 @@ impl ElementImpl for FaceDetector {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = gst_video::VideoCapsBuilder::new()
-                .format_list(FORMATS)
-                .build();
+            let caps = crate::video_frame::caps();
             vec![
                 gst::PadTemplate::new(
                     "src",
@@ -408,14 +338,8 @@ impl BaseTransformImpl for FaceDetector {
     }
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let info = VideoInfo::from_caps(incaps)
-            .map_err(|_| gst::loggable_error!(CAT, "invalid video caps {}", incaps))?;
-        let layout = layout_of(info.format())
-            .ok_or_else(|| gst::loggable_error!(CAT, "unsupported format {:?}", info.format()))?;
-        let mut state = self.state.lock().unwrap();
-        state.yuv = Some(yuv_of(&info));
-        state.layout = Some(layout);
-        state.info = Some(info);
+        let video = VideoLayout::from_caps(incaps).map_err(|e| gst::loggable_error!(CAT, "{}", e))?;
+        self.state.lock().unwrap().video = Some(video);
         Ok(())
     }
 

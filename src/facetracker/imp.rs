@@ -1,0 +1,218 @@
+//! GStreamer glue of `facetracker`: reads the face regions, runs [`crate::track`], writes
+//! the regions back with track id, state and predicted flag.
+
+use std::sync::{LazyLock, Mutex};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
+
+use crate::detect::geometry::Face;
+use crate::face_meta;
+use crate::track::tracker::{Tracker, TrackerParams};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new("facetracker", gst::DebugColorFlags::empty(), Some("Footfall face tracker"))
+});
+
+#[derive(Debug, Clone, Copy)]
+struct Settings(TrackerParams);
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings(TrackerParams::default())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    tracker: Option<Tracker>,
+    size: (u32, u32),
+}
+
+#[derive(Default)]
+pub struct FaceTracker {
+    settings: Mutex<Settings>,
+    state: Mutex<State>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for FaceTracker {
+    const NAME: &'static str = "GstFootfallFaceTracker";
+    type Type = super::FaceTracker;
+    type ParentType = gst_base::BaseTransform;
+}
+
+impl ObjectImpl for FaceTracker {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let d = TrackerParams::default();
+            vec![
+                glib::ParamSpecUInt::builder("max-age")
+                    .nick("Maximum age")
+                    .blurb("Frames a confirmed track survives without a detection before its visit ends")
+                    .minimum(1)
+                    .default_value(d.max_age)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecFloat::builder("iou-threshold")
+                    .nick("IoU threshold")
+                    .blurb("Minimum overlap of a predicted track box and a detection to associate them")
+                    .minimum(0.01)
+                    .maximum(1.0)
+                    .default_value(d.iou_threshold)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecFloat::builder("high-threshold")
+                    .nick("High score threshold")
+                    .blurb("Faces scoring at least this start tracks and are matched first; weaker ones only continue confirmed tracks")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(d.high_score)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("min-hits")
+                    .nick("Minimum hits")
+                    .blurb("Detections a track needs before it is confirmed (state 'new')")
+                    .minimum(1)
+                    .default_value(d.min_hits)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("max-tracks")
+                    .nick("Maximum tracks")
+                    .blurb("Most simultaneous tracks; further faces pass untracked")
+                    .minimum(1)
+                    .default_value(d.max_tracks as u32)
+                    .mutable_playing()
+                    .build(),
+            ]
+        });
+        PROPS.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = self.settings.lock().unwrap();
+        let p = &mut s.0;
+        match pspec.name() {
+            "max-age" => p.max_age = value.get().expect("type checked upstream"),
+            "iou-threshold" => p.iou_threshold = value.get().expect("type checked upstream"),
+            "high-threshold" => p.high_score = value.get().expect("type checked upstream"),
+            "min-hits" => p.min_hits = value.get().expect("type checked upstream"),
+            "max-tracks" => p.max_tracks = value.get::<u32>().expect("type checked upstream") as usize,
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let p = self.settings.lock().unwrap().0;
+        match pspec.name() {
+            "max-age" => p.max_age.to_value(),
+            "iou-threshold" => p.iou_threshold.to_value(),
+            "high-threshold" => p.high_score.to_value(),
+            "min-hits" => p.min_hits.to_value(),
+            "max-tracks" => (p.max_tracks as u32).to_value(),
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+}
+
+impl GstObjectImpl for FaceTracker {}
+
+impl ElementImpl for FaceTracker {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Face tracker",
+                "Filter/Analyzer/Video",
+                "Gives each face region a stable track id (IoU + motion, two-stage matching) and \
+                 predicts boxes on frames the detector skipped",
+                "Footfall developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            // Pixels are never read: any raw video, any memory.
+            let caps = gst::Caps::builder("video/x-raw")
+                .any_features()
+                .build();
+            vec![
+                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps).unwrap(),
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps).unwrap(),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for FaceTracker {
+    const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let params = self.settings.lock().unwrap().0;
+        self.state.lock().unwrap().tracker = Some(Tracker::new(params));
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap() = State::default();
+        Ok(())
+    }
+
+    fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        let s = incaps
+            .structure(0)
+            .ok_or_else(|| gst::loggable_error!(CAT, "empty caps"))?;
+        let w = s.get::<i32>("width").map_err(|_| gst::loggable_error!(CAT, "caps without width: {}", incaps))?;
+        let h = s.get::<i32>("height").map_err(|_| gst::loggable_error!(CAT, "caps without height: {}", incaps))?;
+        self.state.lock().unwrap().size = (w.max(0) as u32, h.max(0) as u32);
+        Ok(())
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::FlushStop(_) = event.view() {
+            // A seek/flush breaks motion continuity: start tracking afresh.
+            let params = self.settings.lock().unwrap().0;
+            self.state.lock().unwrap().tracker = Some(Tracker::new(params));
+        }
+        self.parent_sink_event(event)
+    }
+
+    fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let params = self.settings.lock().unwrap().0;
+        let mut state = self.state.lock().unwrap();
+        let (w, h) = state.size;
+        let Some(tracker) = state.tracker.as_mut() else {
+            gst::element_imp_error!(self, gst::CoreError::Negotiation, ["tracker not started"]);
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        tracker.set_params(params);
+        // No detection meta: some other producer of `face` regions; every frame is detected.
+        let detected = face_meta::detection_ran(buf).unwrap_or(true);
+        let out = if detected {
+            let faces: Vec<Face> = face_meta::read_faces(buf).iter().map(|r| r.face()).collect();
+            tracker.update(&faces)
+        } else {
+            tracker.predict()
+        };
+        let active = tracker.len() as u32;
+        drop(state);
+        face_meta::remove_faces(buf);
+        let mut id = 0;
+        for t in &out.faces {
+            if face_meta::attach_tracked_face(buf, t, id, w, h) {
+                id += 1;
+            }
+        }
+        face_meta::mark_tracks(buf, &out.ended, active);
+        if !out.ended.is_empty() {
+            gst::debug!(CAT, imp = self, "tracks ended: {:?}", out.ended);
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+}
