@@ -38,7 +38,10 @@ unsafe impl Sync for EmbeddingMeta {}
 
 impl EmbeddingMeta {
     /// Attaches `items` to the buffer.
-    pub fn add(buffer: &mut gst::BufferRef, items: Vec<FaceEmbedding>) -> gst::MetaRefMut<'_, Self, gst::meta::Standalone> {
+    pub fn add(
+        buffer: &mut gst::BufferRef,
+        items: Vec<FaceEmbedding>,
+    ) -> gst::MetaRefMut<'_, Self, gst::meta::Standalone> {
         // SAFETY: gst_buffer_add_meta passes `params` to `init`, which moves the Vec out of it
         // (ManuallyDrop keeps it from being dropped twice).
         unsafe {
@@ -90,7 +93,9 @@ unsafe impl MetaAPI for EmbeddingMeta {
 
 impl fmt::Debug for EmbeddingMeta {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.debug_struct("EmbeddingMeta").field("faces", &self.items().len()).finish()
+        f.debug_struct("EmbeddingMeta")
+            .field("faces", &self.items().len())
+            .finish()
     }
 }
 

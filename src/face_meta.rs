@@ -78,8 +78,21 @@ impl FaceRegion {
 /// Adds `face` as a ROI meta with ROI id `id`; faces entirely outside the frame are skipped
 /// (returns false). Ids number the faces of one buffer 0, 1, … so applications can fetch them
 /// with `gst_buffer_get_video_region_of_interest_meta_id()`.
-pub fn attach_face(buffer: &mut gst::BufferRef, face: &Face, id: i32, width: u32, height: u32) -> bool {
-    attach(buffer, face_param(face).build(), &face.bbox, id, width, height)
+pub fn attach_face(
+    buffer: &mut gst::BufferRef,
+    face: &Face,
+    id: i32,
+    width: u32,
+    height: u32,
+) -> bool {
+    attach(
+        buffer,
+        face_param(face).build(),
+        &face.bbox,
+        id,
+        width,
+        height,
+    )
 }
 
 fn face_param(face: &Face) -> gst::structure::Builder {
@@ -90,7 +103,13 @@ fn face_param(face: &Face) -> gst::structure::Builder {
 }
 
 /// Adds a tracked face (box, score, landmarks plus track id, state and predicted flag).
-pub fn attach_tracked_face(buffer: &mut gst::BufferRef, t: &TrackedFace, id: i32, width: u32, height: u32) -> bool {
+pub fn attach_tracked_face(
+    buffer: &mut gst::BufferRef,
+    t: &TrackedFace,
+    id: i32,
+    width: u32,
+    height: u32,
+) -> bool {
     let mut param = face_param(&t.face)
         .field("state", t.state.as_str())
         .field("predicted", t.predicted);
@@ -100,7 +119,14 @@ pub fn attach_tracked_face(buffer: &mut gst::BufferRef, t: &TrackedFace, id: i32
     attach(buffer, param.build(), &t.face.bbox, id, width, height)
 }
 
-fn attach(buffer: &mut gst::BufferRef, param: gst::Structure, bbox: &BBox, id: i32, width: u32, height: u32) -> bool {
+fn attach(
+    buffer: &mut gst::BufferRef,
+    param: gst::Structure,
+    bbox: &BBox,
+    id: i32,
+    width: u32,
+    height: u32,
+) -> bool {
     let Some(rect) = bbox.to_clipped_rect(width, height) else {
         return false;
     };

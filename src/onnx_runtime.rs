@@ -143,6 +143,25 @@ pub fn open_session(model: &Path, device: Device, threads: u32) -> Result<Sessio
     })
 }
 
+/// What an element does when it starts (READY→PAUSED): parse its `device` property, load the
+/// runtime, resolve its model file and open it with `load`. Every failure becomes the
+/// element error that fails the state change, with the reason as its message.
+pub fn load_for_element<T>(
+    model_property: Option<&str>,
+    default_file: &str,
+    device: &str,
+    load: impl FnOnce(&Path, Device) -> Result<T, String>,
+) -> Result<(T, PathBuf, Device), gst::ErrorMessage> {
+    let device = Device::parse(device)
+        .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
+    ensure_loaded().map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("{}", e)))?;
+    let model = crate::models::resolve(model_property, default_file)
+        .map_err(|e| gst::error_msg!(gst::ResourceError::NotFound, ("{}", e)))?;
+    let loaded = load(&model, device)
+        .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
+    Ok((loaded, model, device))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,9 @@ pub const FORMATS: [VideoFormat; 8] = [
 
 /// Caps of the pad templates of pixel-reading elements.
 pub fn caps() -> gst::Caps {
-    gst_video::VideoCapsBuilder::new().format_list(FORMATS).build()
+    gst_video::VideoCapsBuilder::new()
+        .format_list(FORMATS)
+        .build()
 }
 
 /// What the science modules need to know about negotiated video.
@@ -53,15 +55,29 @@ impl VideoLayout {
     }
 
     /// Maps `buf` for reading and hands its planes to `f`.
-    pub fn with_frame<R>(&self, buf: &gst::BufferRef, f: impl FnOnce(&FrameRef) -> R) -> Result<R, String> {
+    pub fn with_frame<R>(
+        &self,
+        buf: &gst::BufferRef,
+        f: impl FnOnce(&FrameRef) -> R,
+    ) -> Result<R, String> {
         let frame = VideoFrameRef::from_buffer_ref_readable(buf, &self.info)
             .map_err(|_| "cannot map the video frame for reading".to_string())?;
         let plane = |i: u32| Plane {
             data: frame.plane_data(i).unwrap_or(&[]),
-            stride: frame.plane_stride().get(i as usize).copied().unwrap_or(0).max(0) as usize,
+            stride: frame
+                .plane_stride()
+                .get(i as usize)
+                .copied()
+                .unwrap_or(0)
+                .max(0) as usize,
         };
         let mut planes = [plane(0); 3];
-        for (i, p) in planes.iter_mut().enumerate().take(self.layout.plane_count()).skip(1) {
+        for (i, p) in planes
+            .iter_mut()
+            .enumerate()
+            .take(self.layout.plane_count())
+            .skip(1)
+        {
             *p = plane(i as u32);
         }
         let fr = FrameRef {

@@ -46,7 +46,8 @@ fn planar(img: &image::RgbImage) -> Vec<f32> {
 fn embedder_reproduces_dlib_descriptors_on_dlib_chips() {
     let eval = common::shared("models/eval");
     let golden: GoldenChips =
-        serde_json::from_reader(std::fs::File::open(eval.join("golden_embedder.json")).unwrap()).unwrap();
+        serde_json::from_reader(std::fs::File::open(eval.join("golden_embedder.json")).unwrap())
+            .unwrap();
     let mut e = embedder();
     let mut batch = Vec::new();
     for c in &golden.chips {
@@ -62,7 +63,10 @@ fn embedder_reproduces_dlib_descriptors_on_dlib_chips() {
         .zip(&golden.chips)
         .flat_map(|(a, c)| a.iter().zip(&c.dlib_descriptor).map(|(x, y)| (x - y).abs()))
         .fold(0.0f32, f32::max);
-    println!("embedder vs dlib on {} golden chips: max abs diff {worst:.2e}", out.len());
+    println!(
+        "embedder vs dlib on {} golden chips: max abs diff {worst:.2e}",
+        out.len()
+    );
     assert!(worst < 1e-3, "max abs diff {worst}");
 }
 
@@ -85,11 +89,20 @@ fn identity_of(path: &str) -> String {
 }
 
 fn load_reference() -> Reference {
-    serde_json::from_reader(std::fs::File::open(common::shared("models/eval/reference_outputs.json")).unwrap()).unwrap()
+    serde_json::from_reader(
+        std::fs::File::open(common::shared("models/eval/reference_outputs.json")).unwrap(),
+    )
+    .unwrap()
 }
 
 fn rgb_frame(img: &image::RgbImage) -> FrameRef<'_> {
-    FrameRef::packed(PixelLayout::Rgb, img.width(), img.height(), img.as_raw(), img.width() as usize * 3)
+    FrameRef::packed(
+        PixelLayout::Rgb,
+        img.width(),
+        img.height(),
+        img.as_raw(),
+        img.width() as usize * 3,
+    )
 }
 
 #[test]
@@ -99,13 +112,20 @@ fn alignment_reproduces_reference_transforms_and_embeddings() {
     let mut e = embedder();
     let mut chips = ChipExtractor::default();
     let mut chip = vec![0.0; 3 * CHIP * CHIP];
-    let (mut worst_lin, mut worst_t, mut worst_abs, mut worst_dist, mut sum_dist) = (0f64, 0f64, 0f32, 0f32, 0f32);
+    let (mut worst_lin, mut worst_t, mut worst_abs, mut worst_dist, mut sum_dist) =
+        (0f64, 0f64, 0f32, 0f32, 0f32);
     for r in &reference.faces {
         let img = image::open(eval.join(&r.path)).unwrap().to_rgb8();
-        let m = chips.extract(&rgb_frame(&img), &r.landmarks_xy, &mut chip).unwrap();
+        let m = chips
+            .extract(&rgb_frame(&img), &r.landmarks_xy, &mut chip)
+            .unwrap();
         let a = &r.chip_from_image_affine_2x3;
-        worst_lin = worst_lin.max((m.a - a[0][0]).abs()).max((m.b - a[1][0]).abs());
-        worst_t = worst_t.max((m.tx - a[0][2]).abs()).max((m.ty - a[1][2]).abs());
+        worst_lin = worst_lin
+            .max((m.a - a[0][0]).abs())
+            .max((m.b - a[1][0]).abs());
+        worst_t = worst_t
+            .max((m.tx - a[0][2]).abs())
+            .max((m.ty - a[1][2]).abs());
         let mut out: Vec<Embedding> = Vec::new();
         e.embed(&chip, &mut out).unwrap();
         let mut reference_e = [0.0f32; 128];
@@ -113,7 +133,13 @@ fn alignment_reproduces_reference_transforms_and_embeddings() {
         let d = distance(&out[0], &reference_e);
         worst_dist = worst_dist.max(d);
         sum_dist += d;
-        worst_abs = worst_abs.max(out[0].iter().zip(&reference_e).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max));
+        worst_abs = worst_abs.max(
+            out[0]
+                .iter()
+                .zip(&reference_e)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f32::max),
+        );
     }
     let n = reference.faces.len() as f32;
     println!(
@@ -122,10 +148,16 @@ fn alignment_reproduces_reference_transforms_and_embeddings() {
         sum_dist / n
     );
     // The JSON rounds landmarks to 0.01 px and the affine to 6 decimals.
-    assert!(worst_lin < 1e-4 && worst_t < 0.1, "transform differs from the reference");
+    assert!(
+        worst_lin < 1e-4 && worst_t < 0.1,
+        "transform differs from the reference"
+    );
     // Same landmarks, same recipe: only resampling/JPEG-decoding noise remains, far below
     // the 0.6 identity threshold and the 0.37 mean same-person distance.
-    assert!(worst_dist < 0.05, "embedding distance to reference {worst_dist}");
+    assert!(
+        worst_dist < 0.05,
+        "embedding distance to reference {worst_dist}"
+    );
 }
 
 #[test]
@@ -145,8 +177,13 @@ fn verification_on_eval_photos_matches_the_reference() {
         let lb = Letterbox::fit(img.width(), img.height(), 640, 640);
         pre.prepare(&frame, &lb, &mut tensor).unwrap();
         let mut faces = vec![];
-        yunet.detect(&tensor, &lb, &DetectParams::default(), &mut faces).unwrap();
-        let f = faces.iter().max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area())).expect("a face");
+        yunet
+            .detect(&tensor, &lb, &DetectParams::default(), &mut faces)
+            .unwrap();
+        let f = faces
+            .iter()
+            .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+            .expect("a face");
         chips.extract(&frame, &f.landmarks, &mut chip).unwrap();
         e.embed(&chip, &mut embs).unwrap();
         ids.push(identity_of(&r.path));
@@ -166,7 +203,11 @@ fn verification_on_eval_photos_matches_the_reference() {
     for i in 0..embs.len() {
         for j in i + 1..embs.len() {
             let d = distance(&embs[i], &embs[j]);
-            if labels[i] == labels[j] { same.push(d) } else { diff.push(d) }
+            if labels[i] == labels[j] {
+                same.push(d)
+            } else {
+                diff.push(d)
+            }
         }
     }
     let acc = |t: f32| {
@@ -187,6 +228,13 @@ fn verification_on_eval_photos_matches_the_reference() {
         acc(0.6) * 100.0,
         best_acc * 100.0
     );
-    assert_eq!((same.len(), diff.len()), (64, 926), "pair counts as in PROVENANCE.md");
-    assert!(acc(0.6) >= 0.989, "accuracy at 0.6 more than 1 point below the reference 99.90 %");
+    assert_eq!(
+        (same.len(), diff.len()),
+        (64, 926),
+        "pair counts as in PROVENANCE.md"
+    );
+    assert!(
+        acc(0.6) >= 0.989,
+        "accuracy at 0.6 more than 1 point below the reference 99.90 %"
+    );
 }

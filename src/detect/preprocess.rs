@@ -306,11 +306,7 @@ impl Preprocessor {
                     let ys = sc.c1.as_ref().unwrap().pixels();
                     for (i, ((yy, uu), vv)) in ys.iter().zip(u.pixels()).zip(v.pixels()).enumerate()
                     {
-                        put(
-                            i % sw as usize,
-                            i / sw as usize,
-                            bgr(yy.0, uu.0, vv.0),
-                        );
+                        put(i % sw as usize, i / sw as usize, bgr(yy.0, uu.0, vv.0));
                     }
                 } else {
                     let src_uv = StridedView::<U8x2>::new(1, &frame.planes[1], cw, ch)?;

@@ -9,7 +9,13 @@ pub const CHIP: usize = 150;
 
 /// Chip positions of the 5 YuNet points (right eye, left eye, nose tip, right and left
 /// mouth corner), in 150x150 chip pixels (PROVENANCE.md §3).
-pub const TEMPLATE: [[f32; 2]; 5] = [[46.4, 45.0], [101.6, 45.0], [74.0, 78.8], [49.0, 100.8], [99.0, 100.8]];
+pub const TEMPLATE: [[f32; 2]; 5] = [
+    [46.4, 45.0],
+    [101.6, 45.0],
+    [74.0, 78.8],
+    [49.0, 100.8],
+    [99.0, 100.8],
+];
 
 /// `chip = [[a, -b, tx], [b, a, ty]] · (x, y, 1)`: rotation + uniform scale + translation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -120,7 +126,11 @@ pub fn copy_region(frame: &FrameRef, x0: usize, y0: usize, w: usize, h: usize, o
         for x in x0..x0 + w {
             let rgb = match frame.layout {
                 PixelLayout::Rgb | PixelLayout::Bgr | PixelLayout::Rgbx | PixelLayout::Bgrx => {
-                    let bpp = if matches!(frame.layout, PixelLayout::Rgb | PixelLayout::Bgr) { 3 } else { 4 };
+                    let bpp = if matches!(frame.layout, PixelLayout::Rgb | PixelLayout::Bgr) {
+                        3
+                    } else {
+                        4
+                    };
                     let i = y * p0.stride + x * bpp;
                     let px = &p0.data[i..i + 3];
                     let v = [px[0] as f32, px[1] as f32, px[2] as f32];
@@ -178,8 +188,8 @@ pub fn pyr_down(src: &RgbF32, dst: &mut RgbF32) {
             for (k, wgt) in K.iter().enumerate() {
                 let sx = reflect(cx + k as isize - 2, w);
                 let i = (y * w + sx) * 3;
-                for c in 0..3 {
-                    acc[c] += wgt * src.data[i + c];
+                for (a, v) in acc.iter_mut().zip(&src.data[i..i + 3]) {
+                    *a += wgt * v;
                 }
             }
             tmp[(y * ow + ox) * 3..(y * ow + ox) * 3 + 3].copy_from_slice(&acc);
@@ -196,8 +206,8 @@ pub fn pyr_down(src: &RgbF32, dst: &mut RgbF32) {
             for (k, wgt) in K.iter().enumerate() {
                 let sy = reflect(cy + k as isize - 2, h);
                 let i = (sy * ow + ox) * 3;
-                for c in 0..3 {
-                    acc[c] += wgt * tmp[i + c];
+                for (a, v) in acc.iter_mut().zip(&tmp[i..i + 3]) {
+                    *a += wgt * v;
                 }
             }
             dst.data[(oy * ow + ox) * 3..(oy * ow + ox) * 3 + 3].copy_from_slice(&acc);
@@ -216,14 +226,24 @@ impl ChipExtractor {
     /// Writes the aligned 150x150 chip as planar RGB floats 0..255 (the embedder's NCHW
     /// layout for one face) into `out` (length 3*150*150). Returns the frame→chip transform,
     /// or `None` for degenerate landmarks.
-    pub fn extract(&mut self, frame: &FrameRef, landmarks: &[[f32; 2]; 5], out: &mut [f32]) -> Option<Similarity> {
+    pub fn extract(
+        &mut self,
+        frame: &FrameRef,
+        landmarks: &[[f32; 2]; 5],
+        out: &mut [f32],
+    ) -> Option<Similarity> {
         assert_eq!(out.len(), 3 * CHIP * CHIP);
         let m = Similarity::estimate(landmarks, &TEMPLATE)?;
         let levels = pyramid_levels(&m);
         let step = 1usize << levels;
         let inv = m.inverse();
         // Frame area the chip samples from, with room for the pyramid filter.
-        let corners = [[0.0, 0.0], [CHIP as f64, 0.0], [0.0, CHIP as f64], [CHIP as f64, CHIP as f64]];
+        let corners = [
+            [0.0, 0.0],
+            [CHIP as f64, 0.0],
+            [0.0, CHIP as f64],
+            [CHIP as f64, CHIP as f64],
+        ];
         let (mut xmin, mut ymin, mut xmax, mut ymax) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
         for c in corners {
             let p = inv.apply(c);
@@ -304,12 +324,32 @@ mod tests {
         let m = Similarity::estimate(&frame_pts, &TEMPLATE).unwrap();
         let back = transform(&frame_pts, &m);
         for (b, t) in back.iter().zip(&TEMPLATE) {
-            assert!((b[0] - t[0]).abs() < 0.5 && (b[1] - t[1]).abs() < 0.5, "{b:?} vs {t:?}");
+            assert!(
+                (b[0] - t[0]).abs() < 0.5 && (b[1] - t[1]).abs() < 0.5,
+                "{b:?} vs {t:?}"
+            );
         }
         assert!((m.scale() - 1.0 / sc).abs() < 1e-5);
         // inverse round-trips
         let r = m.inverse().apply(m.apply([10.0, 20.0]));
         assert!((r[0] - 10.0).abs() < 1e-9 && (r[1] - 20.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn face_entirely_outside_the_frame_gives_a_black_chip() {
+        let data = vec![200u8; 64 * 48 * 3];
+        let frame = FrameRef::packed(PixelLayout::Rgb, 64, 48, &data, 64 * 3);
+        let far = TEMPLATE.map(|p| [p[0] - 5000.0, p[1] + 3000.0]);
+        let mut out = vec![1.0; 3 * CHIP * CHIP];
+        assert!(ChipExtractor::default()
+            .extract(&frame, &far, &mut out)
+            .is_some());
+        assert!(out.iter().all(|v| *v == 0.0));
+        // A huge face (pyramid levels) half outside the frame works too.
+        let huge = TEMPLATE.map(|p| [p[0] * 20.0 - 1000.0, p[1] * 20.0 - 900.0]);
+        assert!(ChipExtractor::default()
+            .extract(&frame, &huge, &mut out)
+            .is_some());
     }
 
     #[test]
@@ -320,7 +360,12 @@ mod tests {
 
     #[test]
     fn pyramid_levels_follow_face_size() {
-        let m = |c: f64| Similarity { a: c, b: 0.0, tx: 0.0, ty: 0.0 };
+        let m = |c: f64| Similarity {
+            a: c,
+            b: 0.0,
+            tx: 0.0,
+            ty: 0.0,
+        };
         assert_eq!(pyramid_levels(&m(1.0)), 0);
         assert_eq!(pyramid_levels(&m(0.5)), 0);
         assert_eq!(pyramid_levels(&m(0.49)), 1);
@@ -344,18 +389,24 @@ mod tests {
     fn chip_of_identity_transform_copies_pixels_and_blacks_outside() {
         // A 150x150 gradient frame whose landmarks are the template: the chip is the frame.
         let (w, h) = (150usize, 150usize);
-        let data: Vec<u8> = (0..w * h).flat_map(|i| [(i % w) as u8, (i / w) as u8, 7]).collect();
+        let data: Vec<u8> = (0..w * h)
+            .flat_map(|i| [(i % w) as u8, (i / w) as u8, 7])
+            .collect();
         let frame = FrameRef::packed(PixelLayout::Rgb, w as u32, h as u32, &data, w * 3);
         let mut out = vec![0.0; 3 * CHIP * CHIP];
-        let m = ChipExtractor::default().extract(&frame, &TEMPLATE, &mut out).unwrap();
+        let m = ChipExtractor::default()
+            .extract(&frame, &TEMPLATE, &mut out)
+            .unwrap();
         assert!((m.a - 1.0).abs() < 1e-9 && m.b.abs() < 1e-9);
         assert!((out[10 * CHIP + 20] - 20.0).abs() < 1e-3); // R = x
         assert!((out[CHIP * CHIP + 10 * CHIP + 20] - 10.0).abs() < 1e-3); // G = y
         assert!((out[2 * CHIP * CHIP + 149 * CHIP + 149] - 7.0).abs() < 1e-3); // B
-        // Landmarks 40 px further left: chip x samples frame x - 40, so the chip's left
-        // columns fall outside the frame and are black.
+                                                                               // Landmarks 40 px further left: chip x samples frame x - 40, so the chip's left
+                                                                               // columns fall outside the frame and are black.
         let shifted = TEMPLATE.map(|p| [p[0] - 40.0, p[1]]);
-        ChipExtractor::default().extract(&frame, &shifted, &mut out).unwrap();
+        ChipExtractor::default()
+            .extract(&frame, &shifted, &mut out)
+            .unwrap();
         assert_eq!(out[2 * CHIP * CHIP + 5 * CHIP + 5], 0.0);
         assert!((out[5 * CHIP + 100] - 60.0).abs() < 1e-3);
     }

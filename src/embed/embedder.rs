@@ -18,7 +18,11 @@ pub type Embedding = [f32; DIM];
 
 /// Euclidean distance, the metric the embedder was trained for.
 pub fn distance(a: &Embedding, b: &Embedding) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f32>()
+        .sqrt()
 }
 
 pub struct Embedder {
@@ -27,25 +31,49 @@ pub struct Embedder {
 
 /// Checks input `chip_rgb` float32 `[N,3,150,150]` and output `embedding` float32 `[N,128]`.
 pub fn check_contract(session: &Session) -> Result<(), String> {
-    let bad = |what: String| Err(format!("model does not match the face embedder contract (PROVENANCE.md §2): {what}"));
+    let bad = |what: String| {
+        Err(format!(
+            "model does not match the face embedder contract (PROVENANCE.md §2): {what}"
+        ))
+    };
     let dim_ok = |d: i64, want: i64| d == want || d < 0;
-    match session.inputs().iter().find(|i| i.name() == INPUT).map(|i| i.dtype()) {
+    match session
+        .inputs()
+        .iter()
+        .find(|i| i.name() == INPUT)
+        .map(|i| i.dtype())
+    {
         Some(ValueType::Tensor { ty, shape, .. })
             if *ty == TensorElementType::Float32
                 && shape.len() == 4
                 && dim_ok(shape[1], 3)
                 && dim_ok(shape[2], CHIP as i64)
                 && dim_ok(shape[3], CHIP as i64) => {}
-        Some(other) => return bad(format!("input '{INPUT}' is {other}, expected float32 [N,3,150,150]")),
+        Some(other) => {
+            return bad(format!(
+                "input '{INPUT}' is {other}, expected float32 [N,3,150,150]"
+            ))
+        }
         None => {
             let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
             return bad(format!("no input named '{INPUT}' (inputs: {names:?})"));
         }
     }
-    match session.outputs().iter().find(|o| o.name() == OUTPUT).map(|o| o.dtype()) {
+    match session
+        .outputs()
+        .iter()
+        .find(|o| o.name() == OUTPUT)
+        .map(|o| o.dtype())
+    {
         Some(ValueType::Tensor { ty, shape, .. })
-            if *ty == TensorElementType::Float32 && shape.len() == 2 && dim_ok(shape[1], DIM as i64) => {}
-        Some(other) => return bad(format!("output '{OUTPUT}' is {other}, expected float32 [N,128]")),
+            if *ty == TensorElementType::Float32
+                && shape.len() == 2
+                && dim_ok(shape[1], DIM as i64) => {}
+        Some(other) => {
+            return bad(format!(
+                "output '{OUTPUT}' is {other}, expected float32 [N,128]"
+            ))
+        }
         None => return bad(format!("no output named '{OUTPUT}'")),
     }
     Ok(())
@@ -65,8 +93,11 @@ impl Embedder {
         if chips.is_empty() {
             return Ok(());
         }
-        if chips.len() % per != 0 {
-            return Err(format!("chip buffer of {} floats is not a whole number of chips", chips.len()));
+        if !chips.len().is_multiple_of(per) {
+            return Err(format!(
+                "chip buffer of {} floats is not a whole number of chips",
+                chips.len()
+            ));
         }
         let n = chips.len() / per;
         let input = TensorRef::from_array_view(([n, 3, CHIP, CHIP], chips))
@@ -81,7 +112,10 @@ impl Embedder {
             .try_extract_tensor::<f32>()
             .map_err(|e| format!("embedder output: {e}"))?;
         if data.len() != n * DIM {
-            return Err(format!("embedder returned {} values for {n} faces", data.len()));
+            return Err(format!(
+                "embedder returned {} values for {n} faces",
+                data.len()
+            ));
         }
         for row in data.chunks_exact(DIM) {
             let mut e = [0.0f32; DIM];

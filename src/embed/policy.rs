@@ -45,7 +45,7 @@ const STALE_FRAMES: u64 = 10_000;
 impl EmbedScheduler {
     /// Whether a face of `track` with `quality` on `frame` should be embedded.
     pub fn wants(&self, p: &EmbedPolicy, track: u64, quality: f32, frame: u64) -> bool {
-        if !(quality >= p.min_quality) {
+        if quality.is_nan() || quality < p.min_quality {
             return false;
         }
         match self.records.get(&track) {
@@ -77,7 +77,8 @@ impl EmbedScheduler {
 
     /// Drops histories of tracks not embedded for a long time.
     pub fn prune(&mut self, frame: u64) {
-        self.records.retain(|_, r| frame.saturating_sub(r.last_frame) < STALE_FRAMES);
+        self.records
+            .retain(|_, r| frame.saturating_sub(r.last_frame) < STALE_FRAMES);
     }
 
     pub fn len(&self) -> usize {

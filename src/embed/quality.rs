@@ -68,7 +68,12 @@ pub fn geometric(face: &Face, others: &[BBox], frame_w: u32, frame_h: u32) -> Qu
             iw * ih / area
         })
         .fold(0.0f32, f32::max);
-    let clipped = BBox::new(b.x1.max(0.0), b.y1.max(0.0), b.x2.min(frame_w as f32), b.y2.min(frame_h as f32));
+    let clipped = BBox::new(
+        b.x1.max(0.0),
+        b.y1.max(0.0),
+        b.x2.min(frame_w as f32),
+        b.y2.min(frame_h as f32),
+    );
     let inside = clipped.area() / area;
     Quality {
         size: unit(eye / FULL_RES_EYE_DIST),
@@ -92,7 +97,8 @@ pub fn sharpness(chip: &[f32]) -> f32 {
     let (mut sum, mut sum2, mut n) = (0.0f64, 0.0f64, 0.0f64);
     for y in lo..hi {
         for x in lo..hi {
-            let lap = grey(x - 1, y) + grey(x + 1, y) + grey(x, y - 1) + grey(x, y + 1) - 4.0 * grey(x, y);
+            let lap = grey(x - 1, y) + grey(x + 1, y) + grey(x, y - 1) + grey(x, y + 1)
+                - 4.0 * grey(x, y);
             sum += lap as f64;
             sum2 += (lap * lap) as f64;
             n += 1.0;
@@ -135,9 +141,17 @@ mod tests {
         turned.landmarks[2][0] += 18.0; // nose far to one side
         assert!(geometric(&turned, &[], 640, 480).pose < 0.2);
         let f = frontal(100.0, 100.0, 40.0, 0.95);
-        let cover = BBox::new(f.bbox.x1, f.bbox.y1, f.bbox.x1 + f.bbox.width() * 0.6, f.bbox.y2);
+        let cover = BBox::new(
+            f.bbox.x1,
+            f.bbox.y1,
+            f.bbox.x1 + f.bbox.width() * 0.6,
+            f.bbox.y2,
+        );
         assert_eq!(geometric(&f, &[cover], 640, 480).unoccluded, 0.0);
-        assert_eq!(geometric(&frontal(-30.0, 100.0, 40.0, 0.95), &[], 640, 480).inside, 0.0);
+        assert_eq!(
+            geometric(&frontal(-30.0, 100.0, 40.0, 0.95), &[], 640, 480).inside,
+            0.0
+        );
     }
 
     #[test]
@@ -146,7 +160,11 @@ mod tests {
         let mut sharp = vec![0.0f32; 3 * plane];
         for c in 0..3 {
             for i in 0..plane {
-                sharp[c * plane + i] = if (i % CHIP / 3 + i / CHIP / 3) % 2 == 0 { 200.0 } else { 40.0 };
+                sharp[c * plane + i] = if (i % CHIP / 3 + i / CHIP / 3).is_multiple_of(2) {
+                    200.0
+                } else {
+                    40.0
+                };
             }
         }
         let flat = vec![128.0f32; 3 * plane];

@@ -13,7 +13,7 @@ use crate::detect::preprocess::Preprocessor;
 use crate::detect::yunet::{DetectParams, YuNet};
 use crate::face_meta;
 use crate::models;
-use crate::onnx_runtime::Device;
+use crate::onnx_runtime::load_for_element;
 use crate::video_frame::VideoLayout;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -305,14 +305,12 @@ impl BaseTransformImpl for FaceDetector {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let s = self.settings.lock().unwrap().clone();
-        let device = Device::parse(&s.device)
-            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{}", e]))?;
-        crate::onnx_runtime::ensure_loaded()
-            .map_err(|e| gst::error_msg!(gst::LibraryError::Init, ["{}", e]))?;
-        let model = models::resolve(s.model.as_deref(), models::DETECTOR_FILE)
-            .map_err(|e| gst::error_msg!(gst::ResourceError::NotFound, ["{}", e]))?;
-        let yunet = YuNet::load(&model, device, s.threads)
-            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{}", e]))?;
+        let (yunet, model, device) = load_for_element(
+            s.model.as_deref(),
+            models::DETECTOR_FILE,
+            &s.device,
+            |m, d| YuNet::load(m, d, s.threads),
+        )?;
         gst::info!(
             CAT,
             imp = self,
@@ -338,7 +336,8 @@ impl BaseTransformImpl for FaceDetector {
     }
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let video = VideoLayout::from_caps(incaps).map_err(|e| gst::loggable_error!(CAT, "{}", e))?;
+        let video =
+            VideoLayout::from_caps(incaps).map_err(|e| gst::loggable_error!(CAT, "{}", e))?;
         self.state.lock().unwrap().video = Some(video);
         Ok(())
     }
@@ -359,7 +358,7 @@ impl BaseTransformImpl for FaceDetector {
                     gst::element_imp_error!(
                         self,
                         gst::StreamError::Failed,
-                        ["Face detection failed: {}", e]
+                        ("Face detection failed: {}", e)
                     );
                     return Err(gst::FlowError::Error);
                 }

@@ -17,11 +17,15 @@ use crate::embed::quality;
 use crate::embedding_meta::{EmbeddingMeta, FaceEmbedding};
 use crate::face_meta;
 use crate::models;
-use crate::onnx_runtime::Device;
+use crate::onnx_runtime::load_for_element;
 use crate::video_frame::VideoLayout;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new("faceembedder", gst::DebugColorFlags::empty(), Some("Footfall face embedder"))
+    gst::DebugCategory::new(
+        "faceembedder",
+        gst::DebugColorFlags::empty(),
+        Some("Footfall face embedder"),
+    )
 });
 
 const DEFAULT_BATCH: u32 = 8;
@@ -84,21 +88,27 @@ impl FaceEmbedder {
         let state = &mut *state;
         let frame_no = state.frames;
         state.frames += 1;
-        let video = state.video.as_ref().ok_or("no caps negotiated before the first buffer")?;
+        let video = state
+            .video
+            .as_ref()
+            .ok_or("no caps negotiated before the first buffer")?;
         let worker = state.worker.as_mut().ok_or("embedder not started")?;
         for ended in face_meta::ended_tracks(buf) {
             worker.scheduler.forget(ended);
         }
-        if frame_no % 1000 == 0 {
+        if frame_no.is_multiple_of(1000) {
             worker.scheduler.prune(frame_no);
         }
         let faces = face_meta::read_faces(buf);
-        if !faces.is_empty() && faces.iter().all(|f| f.track_id.is_none()) && !state.warned_untracked {
+        if !faces.is_empty()
+            && faces.iter().all(|f| f.track_id.is_none())
+            && !state.warned_untracked
+        {
             state.warned_untracked = true;
             gst::element_imp_warning!(
                 self,
                 gst::StreamError::Format,
-                ["faces without track ids: put facetracker before faceembedder (untracked faces are not embedded)"]
+                ("faces without track ids: put facetracker before faceembedder (untracked faces are not embedded)")
             );
         }
         let (w, h) = (video.info.width(), video.info.height());
@@ -109,7 +119,12 @@ impl FaceEmbedder {
             if f.predicted {
                 continue; // no detection on this frame: landmarks are guesses
             }
-            let others: Vec<BBox> = boxes.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, b)| *b).collect();
+            let others: Vec<BBox> = boxes
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, b)| *b)
+                .collect();
             let q = quality::geometric(&f.face(), &others, w, h).total();
             if worker.scheduler.wants(&s.policy, track, q, frame_no) {
                 candidates.push(Candidate {
@@ -132,7 +147,10 @@ impl FaceEmbedder {
             for c in &candidates {
                 let start = batch.len();
                 batch.resize(start + per, 0.0);
-                if chips.extract(fr, &c.landmarks, &mut batch[start..]).is_none() {
+                if chips
+                    .extract(fr, &c.landmarks, &mut batch[start..])
+                    .is_none()
+                {
                     batch.truncate(start);
                     continue;
                 }
@@ -248,8 +266,13 @@ impl ObjectImpl for FaceEmbedder {
             }
             "threads" => s.threads = value.get().expect("type checked upstream"),
             "min-quality" => s.policy.min_quality = value.get().expect("type checked upstream"),
-            "reembed-interval" => s.policy.reembed_interval = value.get::<u32>().expect("type checked upstream") as u64,
-            "max-embeddings" => s.policy.max_per_track = value.get().expect("type checked upstream"),
+            "reembed-interval" => {
+                s.policy.reembed_interval =
+                    value.get::<u32>().expect("type checked upstream") as u64
+            }
+            "max-embeddings" => {
+                s.policy.max_per_track = value.get().expect("type checked upstream")
+            }
             "batch-size" => s.batch_size = value.get().expect("type checked upstream"),
             other => unreachable!("unknown property {other}"),
         }
@@ -290,8 +313,20 @@ impl ElementImpl for FaceEmbedder {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             let caps = crate::video_frame::caps();
             vec![
-                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps).unwrap(),
-                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps).unwrap(),
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
             ]
         });
         TEMPLATES.as_ref()
@@ -299,19 +334,26 @@ impl ElementImpl for FaceEmbedder {
 }
 
 impl BaseTransformImpl for FaceEmbedder {
-    const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::AlwaysInPlace;
     const PASSTHROUGH_ON_SAME_CAPS: bool = false;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let s = self.settings.lock().unwrap().clone();
-        let device = Device::parse(&s.device).map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{}", e]))?;
-        crate::onnx_runtime::ensure_loaded().map_err(|e| gst::error_msg!(gst::LibraryError::Init, ["{}", e]))?;
-        let model = models::resolve(s.model.as_deref(), models::EMBEDDER_FILE)
-            .map_err(|e| gst::error_msg!(gst::ResourceError::NotFound, ["{}", e]))?;
-        let embedder = Embedder::load(&model, device, s.threads)
-            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ["{}", e]))?;
-        gst::info!(CAT, imp = self, "loaded embedder '{}' on {}", model.display(), device.as_str());
+        let (embedder, model, device) = load_for_element(
+            s.model.as_deref(),
+            models::EMBEDDER_FILE,
+            &s.device,
+            |m, d| Embedder::load(m, d, s.threads),
+        )?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "loaded embedder '{}' on {}",
+            model.display(),
+            device.as_str()
+        );
         *self.state.lock().unwrap() = State {
             worker: Some(Worker {
                 embedder,
@@ -331,7 +373,8 @@ impl BaseTransformImpl for FaceEmbedder {
     }
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let video = VideoLayout::from_caps(incaps).map_err(|e| gst::loggable_error!(CAT, "{}", e))?;
+        let video =
+            VideoLayout::from_caps(incaps).map_err(|e| gst::loggable_error!(CAT, "{}", e))?;
         self.state.lock().unwrap().video = Some(video);
         Ok(())
     }
@@ -346,7 +389,11 @@ impl BaseTransformImpl for FaceEmbedder {
                 Ok(gst::FlowSuccess::Ok)
             }
             Err(e) => {
-                gst::element_imp_error!(self, gst::StreamError::Failed, ["Face embedding failed: {}", e]);
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Failed,
+                    ("Face embedding failed: {}", e)
+                );
                 Err(gst::FlowError::Error)
             }
         }

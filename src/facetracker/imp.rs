@@ -13,17 +13,15 @@ use crate::face_meta;
 use crate::track::tracker::{Tracker, TrackerParams};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new("facetracker", gst::DebugColorFlags::empty(), Some("Footfall face tracker"))
+    gst::DebugCategory::new(
+        "facetracker",
+        gst::DebugColorFlags::empty(),
+        Some("Footfall face tracker"),
+    )
 });
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Settings(TrackerParams);
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings(TrackerParams::default())
-    }
-}
 
 #[derive(Default)]
 struct State {
@@ -99,7 +97,9 @@ impl ObjectImpl for FaceTracker {
             "iou-threshold" => p.iou_threshold = value.get().expect("type checked upstream"),
             "high-threshold" => p.high_score = value.get().expect("type checked upstream"),
             "min-hits" => p.min_hits = value.get().expect("type checked upstream"),
-            "max-tracks" => p.max_tracks = value.get::<u32>().expect("type checked upstream") as usize,
+            "max-tracks" => {
+                p.max_tracks = value.get::<u32>().expect("type checked upstream") as usize
+            }
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -136,12 +136,22 @@ impl ElementImpl for FaceTracker {
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             // Pixels are never read: any raw video, any memory.
-            let caps = gst::Caps::builder("video/x-raw")
-                .any_features()
-                .build();
+            let caps = gst::Caps::builder("video/x-raw").any_features().build();
             vec![
-                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps).unwrap(),
-                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps).unwrap(),
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .unwrap(),
             ]
         });
         TEMPLATES.as_ref()
@@ -149,7 +159,8 @@ impl ElementImpl for FaceTracker {
 }
 
 impl BaseTransformImpl for FaceTracker {
-    const MODE: gst_base::subclass::BaseTransformMode = gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::AlwaysInPlace;
     const PASSTHROUGH_ON_SAME_CAPS: bool = false;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
@@ -168,8 +179,12 @@ impl BaseTransformImpl for FaceTracker {
         let s = incaps
             .structure(0)
             .ok_or_else(|| gst::loggable_error!(CAT, "empty caps"))?;
-        let w = s.get::<i32>("width").map_err(|_| gst::loggable_error!(CAT, "caps without width: {}", incaps))?;
-        let h = s.get::<i32>("height").map_err(|_| gst::loggable_error!(CAT, "caps without height: {}", incaps))?;
+        let w = s
+            .get::<i32>("width")
+            .map_err(|_| gst::loggable_error!(CAT, "caps without width: {}", incaps))?;
+        let h = s
+            .get::<i32>("height")
+            .map_err(|_| gst::loggable_error!(CAT, "caps without height: {}", incaps))?;
         self.state.lock().unwrap().size = (w.max(0) as u32, h.max(0) as u32);
         Ok(())
     }
@@ -188,14 +203,17 @@ impl BaseTransformImpl for FaceTracker {
         let mut state = self.state.lock().unwrap();
         let (w, h) = state.size;
         let Some(tracker) = state.tracker.as_mut() else {
-            gst::element_imp_error!(self, gst::CoreError::Negotiation, ["tracker not started"]);
+            gst::element_imp_error!(self, gst::CoreError::Negotiation, ("tracker not started"));
             return Err(gst::FlowError::NotNegotiated);
         };
         tracker.set_params(params);
         // No detection meta: some other producer of `face` regions; every frame is detected.
         let detected = face_meta::detection_ran(buf).unwrap_or(true);
         let out = if detected {
-            let faces: Vec<Face> = face_meta::read_faces(buf).iter().map(|r| r.face()).collect();
+            let faces: Vec<Face> = face_meta::read_faces(buf)
+                .iter()
+                .map(|r| r.face())
+                .collect();
             tracker.update(&faces)
         } else {
             tracker.predict()

@@ -12,5 +12,10 @@ glib::wrapper! {
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    gst::Element::register(Some(plugin), "facetracker", gst::Rank::NONE, FaceTracker::static_type())
+    gst::Element::register(
+        Some(plugin),
+        "facetracker",
+        gst::Rank::NONE,
+        FaceTracker::static_type(),
+    )
 }

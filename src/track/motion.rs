@@ -28,6 +28,8 @@ pub struct Motion {
     x: [f32; 4],
     /// their change per frame
     v: [f32; 4],
+    /// Measurements taken so far.
+    updates: u32,
 }
 
 impl Motion {
@@ -35,6 +37,7 @@ impl Motion {
         Motion {
             x: to_state(b),
             v: [0.0; 4],
+            updates: 1,
         }
     }
 
@@ -60,11 +63,20 @@ impl Motion {
     pub fn update(&mut self, b: &BBox, frames: u32) {
         let dt = frames.max(1) as f32;
         let z = to_state(b);
-        for i in 0..4 {
-            let pred = self.x[i] + self.v[i] * dt;
-            let r = z[i] - pred;
-            self.x[i] = pred + ALPHA * r;
-            self.v[i] += BETA * r / dt;
+        self.updates += 1;
+        if self.updates == 2 {
+            // Second measurement: the velocity is simply the observed displacement.
+            for ((x, v), z) in self.x.iter_mut().zip(self.v.iter_mut()).zip(z) {
+                *v = (z - *x) / dt;
+                *x = z;
+            }
+            return;
+        }
+        for ((x, v), z) in self.x.iter_mut().zip(self.v.iter_mut()).zip(z) {
+            let pred = *x + *v * dt;
+            let r = z - pred;
+            *x = pred + ALPHA * r;
+            *v += BETA * r / dt;
         }
     }
 
@@ -75,11 +87,21 @@ impl Motion {
 }
 
 fn to_state(b: &BBox) -> [f32; 4] {
-    [(b.x1 + b.x2) / 2.0, (b.y1 + b.y2) / 2.0, b.width(), b.height()]
+    [
+        (b.x1 + b.x2) / 2.0,
+        (b.y1 + b.y2) / 2.0,
+        b.width(),
+        b.height(),
+    ]
 }
 
 fn to_box(s: &[f32; 4]) -> BBox {
-    BBox::new(s[0] - s[2] / 2.0, s[1] - s[3] / 2.0, s[0] + s[2] / 2.0, s[1] + s[3] / 2.0)
+    BBox::new(
+        s[0] - s[2] / 2.0,
+        s[1] - s[3] / 2.0,
+        s[0] + s[2] / 2.0,
+        s[1] + s[3] / 2.0,
+    )
 }
 
 #[cfg(test)]
@@ -102,10 +124,16 @@ mod tests {
     fn measurements_every_third_frame() {
         let mut m = Motion::new(&BBox::from_xywh(0.0, 0.0, 20.0, 20.0));
         for i in 1..20 {
-            m.update(&BBox::from_xywh(6.0 * i as f32, 3.0 * i as f32, 20.0, 20.0), 3);
+            m.update(
+                &BBox::from_xywh(6.0 * i as f32, 3.0 * i as f32, 20.0, 20.0),
+                3,
+            );
         }
         let (vx, vy) = m.velocity();
-        assert!((vx - 2.0).abs() < 0.1 && (vy - 1.0).abs() < 0.1, "{vx} {vy}");
+        assert!(
+            (vx - 2.0).abs() < 0.1 && (vy - 1.0).abs() < 0.1,
+            "{vx} {vy}"
+        );
     }
 
     #[test]

@@ -96,7 +96,10 @@ impl Track {
     fn predicted_face(&self, now: u64) -> Face {
         let b = self.motion.predicted((now - self.last_seen) as u32);
         let l = &self.last_face;
-        let (sx, sy) = (b.width() / l.bbox.width().max(1.0), b.height() / l.bbox.height().max(1.0));
+        let (sx, sy) = (
+            b.width() / l.bbox.width().max(1.0),
+            b.height() / l.bbox.height().max(1.0),
+        );
         let mut landmarks = l.landmarks;
         for p in &mut landmarks {
             p[0] = b.x1 + (p[0] - l.bbox.x1) * sx;
@@ -118,22 +121,49 @@ pub struct Tracker {
     frame: u64,
 }
 
-/// Greedy assignment by descending IoU: each pair is (track index, detection index).
-fn associate(tracks: &[(usize, BBox)], dets: &[(usize, BBox)], min_iou: f32) -> Vec<(usize, usize)> {
-    let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
-    for (ti, tb) in tracks {
+/// Centre distance a detection may be from a track's predicted box, in box widths, per frame
+/// since the track was last seen (capped): the fallback when boxes no longer overlap
+/// because a face moved more than its own width between detections (low frame rates,
+/// `inference-interval`, young tracks whose velocity is not known yet).
+const DIST_GATE_PER_FRAME: f32 = 0.8;
+const DIST_GATE_MAX: f32 = 2.0;
+
+fn centre(b: &BBox) -> (f32, f32) {
+    ((b.x1 + b.x2) / 2.0, (b.y1 + b.y2) / 2.0)
+}
+
+/// Greedy assignment: pairs overlapping by at least `min_iou` first, by descending IoU; then
+/// the remaining pairs within the distance gate, nearest first. Each entry of `tracks` is
+/// (track index, predicted box, frames since last seen). Returns (track, detection) pairs.
+fn associate(
+    tracks: &[(usize, BBox, u32)],
+    dets: &[(usize, BBox)],
+    min_iou: f32,
+) -> Vec<(usize, usize)> {
+    // (tier, score) sorts best first: tier 0 by IoU, tier 1 by closeness.
+    let mut pairs: Vec<(u8, f32, usize, usize)> = Vec::new();
+    for (ti, tb, gap) in tracks {
         for (di, db) in dets {
             let iou = tb.iou(db);
             if iou >= min_iou {
-                pairs.push((iou, *ti, *di));
+                pairs.push((0, iou, *ti, *di));
+                continue;
+            }
+            let size = tb.width().max(db.width()).max(1.0);
+            let ratio = db.width() / tb.width().max(1.0);
+            let ((tx, ty), (dx, dy)) = (centre(tb), centre(db));
+            let d = ((tx - dx).powi(2) + (ty - dy).powi(2)).sqrt() / size;
+            let gate = (DIST_GATE_PER_FRAME * *gap as f32).min(DIST_GATE_MAX);
+            if d <= gate && (2.0 / 3.0..=1.5).contains(&ratio) {
+                pairs.push((1, -d, *ti, *di));
             }
         }
     }
-    pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    pairs.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
     let mut used_t = Vec::new();
     let mut used_d = Vec::new();
     let mut out = Vec::new();
-    for (_, t, d) in pairs {
+    for (_, _, t, d) in pairs {
         if !used_t.contains(&t) && !used_d.contains(&d) {
             used_t.push(t);
             used_d.push(d);
@@ -175,11 +205,14 @@ impl Tracker {
         self.frame += 1;
         let now = self.frame;
         let p = self.params;
-        let predicted: Vec<(usize, BBox)> = self
+        let predicted: Vec<(usize, BBox, u32)> = self
             .tracks
             .iter()
             .enumerate()
-            .map(|(i, t)| (i, t.motion.predicted((now - t.last_seen) as u32)))
+            .map(|(i, t)| {
+                let gap = (now - t.last_seen) as u32;
+                (i, t.motion.predicted(gap), gap)
+            })
             .collect();
         let high: Vec<(usize, BBox)> = dets
             .iter()
@@ -197,9 +230,9 @@ impl Tracker {
         // Stage 1: confident detections against every track.
         let mut matches = associate(&predicted, &high, p.iou_threshold);
         // Stage 2: weak detections only continue confirmed tracks left unmatched.
-        let left: Vec<(usize, BBox)> = predicted
+        let left: Vec<(usize, BBox, u32)> = predicted
             .iter()
-            .filter(|(t, _)| self.tracks[*t].confirmed && !matches.iter().any(|m| m.0 == *t))
+            .filter(|(t, _, _)| self.tracks[*t].confirmed && !matches.iter().any(|m| m.0 == *t))
             .copied()
             .collect();
         matches.extend(associate(&left, &low, p.iou_threshold));
@@ -270,7 +303,14 @@ impl Tracker {
                     last_face: *d,
                     visible: true,
                 });
-                (Some(id), if confirmed { TrackState::New } else { TrackState::Tentative })
+                (
+                    Some(id),
+                    if confirmed {
+                        TrackState::New
+                    } else {
+                        TrackState::Tentative
+                    },
+                )
             } else {
                 (None, TrackState::Untracked)
             };
@@ -317,7 +357,12 @@ impl Tracker {
 
     /// Ends every track (end of stream); returns the confirmed ones.
     pub fn finish(&mut self) -> Vec<u64> {
-        let ended = self.tracks.iter().filter(|t| t.confirmed).map(|t| t.id).collect();
+        let ended = self
+            .tracks
+            .iter()
+            .filter(|t| t.confirmed)
+            .map(|t| t.id)
+            .collect();
         self.tracks.clear();
         ended
     }
@@ -333,13 +378,6 @@ mod tests {
             score,
             landmarks: [[x + s * 0.3, y + s * 0.4]; 5],
         }
-    }
-
-    fn id_at(out: &FrameTracks, x_near: f32) -> Option<u64> {
-        out.faces
-            .iter()
-            .filter(|f| (f.face.bbox.x1 - x_near).abs() < 15.0)
-            .find_map(|f| f.track_id)
     }
 
     #[test]
@@ -362,7 +400,12 @@ mod tests {
             .collect();
         assert_eq!(
             states,
-            vec![TrackState::Tentative, TrackState::Tentative, TrackState::New, TrackState::Tracked]
+            vec![
+                TrackState::Tentative,
+                TrackState::Tentative,
+                TrackState::New,
+                TrackState::Tracked
+            ]
         );
         let mut ended_at = None;
         for i in 1..=40 {
@@ -373,7 +416,11 @@ mod tests {
                 break;
             }
         }
-        assert_eq!(ended_at, Some(31), "ends on the first frame past max-age 30");
+        assert_eq!(
+            ended_at,
+            Some(31),
+            "ends on the first frame past max-age 30"
+        );
     }
 
     /// Two faces walk towards each other on the same line, cross, and go on. While they
@@ -387,10 +434,22 @@ mod tests {
             let xb = 500.0 - 6.0 * i as f32;
             let a = face(xa, 200.0, 60.0, 0.9);
             let b = face(xb, 205.0, 60.0, 0.9);
-            let dets = if a.bbox.iou(&b.bbox) > 0.3 { vec![a] } else { vec![a, b] };
+            let dets = if a.bbox.iou(&b.bbox) > 0.3 {
+                vec![a]
+            } else {
+                vec![a, b]
+            };
             let out = t.update(&dets);
-            let ia = out.faces.iter().find(|f| f.detection == Some(0)).and_then(|f| f.track_id);
-            let ib = out.faces.iter().find(|f| f.detection == Some(1)).and_then(|f| f.track_id);
+            let ia = out
+                .faces
+                .iter()
+                .find(|f| f.detection == Some(0))
+                .and_then(|f| f.track_id);
+            let ib = out
+                .faces
+                .iter()
+                .find(|f| f.detection == Some(1))
+                .and_then(|f| f.track_id);
             if i == 5 {
                 id_a = ia;
                 id_b = ib;
@@ -412,7 +471,11 @@ mod tests {
         for i in 0..40 {
             let x = 50.0 + 4.0 * i as f32;
             let occluded = (15..22).contains(&i);
-            let dets = if occluded { vec![] } else { vec![face(x, 100.0, 50.0, 0.9)] };
+            let dets = if occluded {
+                vec![]
+            } else {
+                vec![face(x, 100.0, 50.0, 0.9)]
+            };
             let out = t.update(&dets);
             if occluded {
                 continue;
@@ -452,12 +515,20 @@ mod tests {
             } else {
                 t.predict()
             };
-            assert_eq!(out.faces.len(), 1, "frame {i}: the face is shown on every frame");
+            assert_eq!(
+                out.faces.len(),
+                1,
+                "frame {i}: the face is shown on every frame"
+            );
             let f = &out.faces[0];
             assert_eq!(f.predicted, i % 3 != 0);
             ids.push(f.track_id.unwrap());
             if i > 30 {
-                assert!((f.face.bbox.x1 - x).abs() < 3.0, "frame {i}: predicted {} vs {x}", f.face.bbox.x1);
+                assert!(
+                    (f.face.bbox.x1 - x).abs() < 3.0,
+                    "frame {i}: predicted {} vs {x}",
+                    f.face.bbox.x1
+                );
                 assert!((f.face.landmarks[0][0] - (x + 15.0)).abs() < 3.0);
             }
         }
@@ -474,7 +545,11 @@ mod tests {
             t.update(&[face(100.0 + i as f32, 0.0, 40.0, 0.9)]);
         }
         let out = t.update(&[face(106.0, 0.0, 40.0, 0.62)]);
-        assert_eq!(out.faces[0].track_id, Some(1), "the weak first face used no id");
+        assert_eq!(
+            out.faces[0].track_id,
+            Some(1),
+            "the weak first face used no id"
+        );
         assert_eq!(out.faces[0].state, TrackState::Tracked);
     }
 
@@ -484,11 +559,16 @@ mod tests {
             max_tracks: 150,
             ..TrackerParams::default()
         });
-        let dets: Vec<Face> = (0..200).map(|i| face((i % 20) as f32 * 60.0, (i / 20) as f32 * 60.0, 50.0, 0.9)).collect();
+        let dets: Vec<Face> = (0..200)
+            .map(|i| face((i % 20) as f32 * 60.0, (i / 20) as f32 * 60.0, 50.0, 0.9))
+            .collect();
         for _ in 0..3 {
             let out = t.update(&dets);
             assert_eq!(out.faces.len(), 200);
-            assert_eq!(out.faces.iter().filter(|f| f.track_id.is_some()).count(), 150);
+            assert_eq!(
+                out.faces.iter().filter(|f| f.track_id.is_some()).count(),
+                150
+            );
         }
         assert_eq!(t.len(), 150);
         assert!(t.update(&[]).faces.is_empty());

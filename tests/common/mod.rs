@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Once};
 
 use gst::prelude::*;
+use gstfootfall::embedding_meta::EmbeddingMeta;
 use gstfootfall::face_meta::{self, FaceRegion};
 
 /// `../shared` beside the checkout, or `$FOOTFALL_SHARED_DIR`.
@@ -49,6 +50,10 @@ pub fn init() {
 pub struct Run {
     /// Per buffer reaching the sink: (pts ns, detector ran?, faces).
     pub frames: Vec<(Option<u64>, Option<bool>, Vec<FaceRegion>)>,
+    /// Per buffer: (track id, quality) of the embeddings it carries.
+    pub embeddings: Vec<Vec<(u64, f32)>>,
+    /// Per buffer: tracks whose visit ended.
+    pub ended: Vec<Vec<u64>>,
     pub error: Option<String>,
     pub warnings: Vec<String>,
 }
@@ -67,6 +72,8 @@ pub fn run_pipeline(desc: &str, timeout_s: u64) -> Run {
         }
     };
     let frames = Arc::new(Mutex::new(Vec::new()));
+    let extra = Arc::new(Mutex::new((Vec::new(), Vec::new())));
+    let x2 = extra.clone();
     let sink = pipeline
         .by_name("sink")
         .expect("pipeline needs an element named sink");
@@ -79,6 +86,13 @@ pub fn run_pipeline(desc: &str, timeout_s: u64) -> Run {
                 face_meta::detection_ran(buf),
                 face_meta::read_faces(buf),
             ));
+            let e = EmbeddingMeta::read(buf)
+                .iter()
+                .map(|e| (e.track_id, e.quality))
+                .collect();
+            let mut x = x2.lock().unwrap();
+            x.0.push(e);
+            x.1.push(face_meta::ended_tracks(buf));
         }
         gst::PadProbeReturn::Ok
     });
@@ -120,5 +134,8 @@ pub fn run_pipeline(desc: &str, timeout_s: u64) -> Run {
     }
     pipeline.set_state(gst::State::Null).unwrap();
     run.frames = std::mem::take(&mut *frames.lock().unwrap());
+    let mut x = extra.lock().unwrap();
+    run.embeddings = std::mem::take(&mut x.0);
+    run.ended = std::mem::take(&mut x.1);
     run
 }
