@@ -19,16 +19,47 @@ pub struct Args {
     /// Only clips whose name contains this
     #[arg(long)]
     only: Option<String>,
+    /// Which measurements: detector, chain (detect → track → embed at interval 1-3), embedder, all
+    #[arg(long, default_value = "all")]
+    suite: String,
+    /// Folder holding face_embedder.onnx (embedder suite)
+    #[arg(long, default_value = "../shared/models")]
+    models: PathBuf,
 }
 
 struct Timing {
     frames: u64,
     wall: Duration,
-    /// Time spent inside facedetector (between its sink and src pads).
-    detector: Duration,
+    /// Time spent inside each named element (between its sink and src pads), in the order of
+    /// the names asked for.
+    inside: Vec<Duration>,
 }
 
-fn run_once(desc: &str) -> Result<Timing, String> {
+/// Adds probes on `el`'s pads that add up the time buffers spend inside it (in-place
+/// elements process a buffer between its sink and src pad on one thread).
+fn time_inside(el: &gst::Element) -> Arc<Mutex<(Option<Instant>, Duration)>> {
+    let spent = Arc::new(Mutex::new((None::<Instant>, Duration::ZERO)));
+    let s1 = spent.clone();
+    el.static_pad("sink")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            s1.lock().unwrap().0 = Some(Instant::now());
+            gst::PadProbeReturn::Ok
+        });
+    let s2 = spent.clone();
+    el.static_pad("src")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            let mut s = s2.lock().unwrap();
+            if let Some(t) = s.0.take() {
+                s.1 += t.elapsed();
+            }
+            gst::PadProbeReturn::Ok
+        });
+    spent
+}
+
+fn run_once(desc: &str, names: &[&str]) -> Result<Timing, String> {
     let pipeline = gst::parse::launch(desc)
         .map_err(|e| format!("{desc}: {e}"))?
         .downcast::<gst::Pipeline>()
@@ -42,37 +73,22 @@ fn run_once(desc: &str) -> Result<Timing, String> {
             *f2.lock().unwrap() += 1;
             gst::PadProbeReturn::Ok
         });
-    let spent = Arc::new(Mutex::new((None::<Instant>, Duration::ZERO)));
-    if let Some(det) = pipeline.by_name("det") {
-        let s1 = spent.clone();
-        det.static_pad("sink")
-            .unwrap()
-            .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-                s1.lock().unwrap().0 = Some(Instant::now());
-                gst::PadProbeReturn::Ok
-            });
-        let s2 = spent.clone();
-        det.static_pad("src")
-            .unwrap()
-            .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-                let mut s = s2.lock().unwrap();
-                if let Some(t) = s.0.take() {
-                    s.1 += t.elapsed();
-                }
-                gst::PadProbeReturn::Ok
-            });
-    }
+    let spent: Vec<_> = names
+        .iter()
+        .filter_map(|n| pipeline.by_name(n))
+        .map(|e| time_inside(&e))
+        .collect();
     let start = Instant::now();
     let r = play_to_eos(&pipeline, Some(Duration::from_secs(600)));
     let wall = start.elapsed();
     let _ = pipeline.set_state(gst::State::Null);
     r?;
     let frames = *frames.lock().unwrap();
-    let detector = spent.lock().unwrap().1;
+    let inside = spent.iter().map(|s| s.lock().unwrap().1).collect();
     Ok(Timing {
         frames,
         wall,
-        detector,
+        inside,
     })
 }
 
@@ -103,13 +119,13 @@ fn measure(c: &Case, repeat: usize) -> Result<String, String> {
     let (mut dec_fps, mut full_fps, mut det_fps, mut det_ms) = (vec![], vec![], vec![], vec![]);
     let mut frames = 0;
     for _ in 0..repeat.max(1) {
-        let d = run_once(&decode)?;
-        let f = run_once(&full)?;
+        let d = run_once(&decode, &[])?;
+        let f = run_once(&full, &["det"])?;
         frames = f.frames;
         dec_fps.push(d.frames as f64 / d.wall.as_secs_f64());
         full_fps.push(f.frames as f64 / f.wall.as_secs_f64());
-        det_fps.push(f.frames as f64 / f.detector.as_secs_f64());
-        det_ms.push(f.detector.as_secs_f64() * 1000.0 / f.frames.max(1) as f64);
+        det_fps.push(f.frames as f64 / f.inside[0].as_secs_f64());
+        det_ms.push(f.inside[0].as_secs_f64() * 1000.0 / f.frames.max(1) as f64);
     }
     Ok(format!(
         "| {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.2} |",
@@ -134,7 +150,7 @@ fn clips(media: &Path) -> Vec<PathBuf> {
     v
 }
 
-pub fn run(a: Args) -> Result<(), String> {
+fn detector_suite(a: &Args) -> Result<(), String> {
     let mut cases = vec![];
     for clip in clips(&a.media) {
         let name = clip.file_name().unwrap().to_string_lossy().to_string();
@@ -148,14 +164,14 @@ pub fn run(a: Args) -> Result<(), String> {
     let long = a.media.join("synth/synth_long_benchmark.mp4");
     for (w, h) in [(640, 480), (1280, 720), (1920, 1080)] {
         for threads in [1, 2] {
+            if (w, h) == (640, 480) && threads == 1 {
+                continue; // already in the per-clip list
+            }
             let label = if (w, h) == (640, 480) {
                 "synth_long_benchmark.mp4".to_string()
             } else {
                 format!("synth_long_benchmark.mp4 scaled to {w}x{h}")
             };
-            if (w, h) == (640, 480) && threads == 1 {
-                continue; // already in the per-clip list
-            }
             cases.push(Case {
                 label,
                 file: long.clone(),
@@ -167,10 +183,107 @@ pub fn run(a: Args) -> Result<(), String> {
     if let Some(only) = &a.only {
         cases.retain(|c| c.label.contains(only.as_str()));
     }
+    println!("\n### facedetector\n");
     println!("| input | frames | threads | decode-only fps | decode+detect fps | detector-only fps | detector ms/frame |");
     println!("|---|---|---|---|---|---|---|");
     for c in &cases {
         println!("{}", measure(c, a.repeat)?);
+    }
+    Ok(())
+}
+
+/// detect → track → embed per clip at inference-interval 1, 2, 3, next to decode-only.
+fn chain_suite(a: &Args) -> Result<(), String> {
+    println!("\n### detect → track → embed\n");
+    println!("| clip | frames | interval | decode-only fps | chain fps | detector ms/frame | tracker ms/frame | embedder ms/frame |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for clip in clips(&a.media) {
+        let name = clip.file_name().unwrap().to_string_lossy().to_string();
+        if a.only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+            continue;
+        }
+        let loc = clip.display();
+        let decode =
+            format!("filesrc location=\"{loc}\" ! decodebin ! fakesink name=sink sync=false");
+        for interval in [1, 2, 3] {
+            let chain = format!(
+                "filesrc location=\"{loc}\" ! decodebin ! videoconvert ! facedetector name=det inference-interval={interval} \
+                 ! facetracker name=trk ! faceembedder name=emb ! fakesink name=sink sync=false"
+            );
+            let (mut dec, mut full, mut ms) = (vec![], vec![], [vec![], vec![], vec![]]);
+            let mut frames = 0;
+            for _ in 0..a.repeat.max(1) {
+                let d = run_once(&decode, &[])?;
+                let f = run_once(&chain, &["det", "trk", "emb"])?;
+                frames = f.frames;
+                dec.push(d.frames as f64 / d.wall.as_secs_f64());
+                full.push(f.frames as f64 / f.wall.as_secs_f64());
+                for (m, t) in ms.iter_mut().zip(&f.inside) {
+                    m.push(t.as_secs_f64() * 1000.0 / f.frames.max(1) as f64);
+                }
+            }
+            let [m0, m1, m2] = ms;
+            println!(
+                "| {name} | {frames} | {interval} | {:.0} | {:.0} | {:.2} | {:.3} | {:.2} |",
+                median(dec),
+                median(full),
+                median(m0),
+                median(m1),
+                median(m2)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Embedder milliseconds per face at batch 1 and 8 (1 thread).
+fn embedder_suite(a: &Args) -> Result<(), String> {
+    use gstfootfall::embed::align::CHIP;
+    use gstfootfall::embed::embedder::Embedder;
+    gstfootfall::onnx_runtime::ensure_loaded()?;
+    // Timing input only: a dense network costs the same whatever the chip shows.
+    let one: Vec<f32> = (0..3 * CHIP * CHIP).map(|i| (i % 251) as f32).collect();
+    println!("\n### faceembedder model\n");
+    println!("| batch | threads | ms per call (median) | ms per face |");
+    println!("|---|---|---|---|");
+    let mut e = Embedder::load(
+        &a.models.join("face_embedder.onnx"),
+        gstfootfall::onnx_runtime::Device::Cpu,
+        1,
+    )?;
+    for batch in [1usize, 8] {
+        let input: Vec<f32> = one
+            .iter()
+            .copied()
+            .cycle()
+            .take(one.len() * batch)
+            .collect();
+        let mut out = Vec::new();
+        let mut times = Vec::new();
+        for i in 0..25 {
+            out.clear();
+            let t = Instant::now();
+            e.embed(&input, &mut out)?;
+            if i >= 5 {
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        let m = median(times);
+        println!("| {batch} | 1 | {m:.2} | {:.2} |", m / batch as f64);
+    }
+    Ok(())
+}
+
+pub fn run(a: Args) -> Result<(), String> {
+    let all = a.suite == "all";
+    if all || a.suite == "embedder" {
+        embedder_suite(&a)?;
+    }
+    if all || a.suite == "detector" {
+        detector_suite(&a)?;
+    }
+    if all || a.suite == "chain" {
+        chain_suite(&a)?;
     }
     Ok(())
 }
