@@ -8,8 +8,6 @@ use std::process::Command;
 
 use common::{run_pipeline, shared};
 use gst::prelude::*;
-use image::{imageops, RgbImage};
-use serde::Deserialize;
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("footfall-test-{}", std::process::id()));
@@ -188,53 +186,10 @@ fn missing_onnx_runtime_library_is_a_clear_error() {
     );
 }
 
-#[derive(Deserialize)]
-struct Reference {
-    faces: Vec<RefFace>,
-}
-
-#[derive(Deserialize)]
-struct RefFace {
-    path: String,
-    box_xyxy: [f32; 4],
-}
-
-/// A 20x10 mosaic of 200 real faces (the eval photos' faces, cycled), 64 px each.
+/// The mosaic of 200 faces, written once per test process.
 fn mosaic_of_200_faces() -> PathBuf {
-    let eval = shared("models/eval");
-    let reference: Reference =
-        serde_json::from_reader(std::fs::File::open(eval.join("reference_outputs.json")).unwrap())
-            .unwrap();
-    let cell = 64u32;
-    let mut canvas = RgbImage::new(20 * cell, 10 * cell);
-    let crops: Vec<RgbImage> = reference
-        .faces
-        .iter()
-        .map(|f| {
-            let img = image::open(eval.join(&f.path)).unwrap().to_rgb8();
-            let [x1, y1, x2, y2] = f.box_xyxy;
-            // square crop around the face box with a margin, inside the photo
-            let side = ((x2 - x1).max(y2 - y1) * 1.4) as u32;
-            let cx = ((x1 + x2) / 2.0) as i64 - side as i64 / 2;
-            let cy = ((y1 + y2) / 2.0) as i64 - side as i64 / 2;
-            let side = side.min(img.width()).min(img.height());
-            let x = cx.clamp(0, (img.width() - side) as i64) as u32;
-            let y = cy.clamp(0, (img.height() - side) as i64) as u32;
-            let crop = imageops::crop_imm(&img, x, y, side, side).to_image();
-            imageops::resize(&crop, cell, cell, imageops::FilterType::Triangle)
-        })
-        .collect();
-    for i in 0..200u32 {
-        let c = &crops[i as usize % crops.len()];
-        imageops::replace(
-            &mut canvas,
-            c,
-            ((i % 20) * cell) as i64,
-            ((i / 20) * cell) as i64,
-        );
-    }
     let path = tmp("mosaic200.png");
-    canvas.save(&path).unwrap();
+    common::write_mosaic_of_200_faces(&path);
     path
 }
 

@@ -15,31 +15,13 @@ use gstfootfall::detect::geometry::{BBox, Letterbox};
 use gstfootfall::detect::preprocess::{FrameRef, PixelLayout, Preprocessor};
 use gstfootfall::detect::yunet::{DetectParams, YuNet};
 use gstfootfall::onnx_runtime::{ensure_loaded, Device};
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-struct Reference {
-    faces: Vec<RefFace>,
-}
-
-#[derive(Deserialize)]
-struct RefFace {
-    path: String,
-    image_wh: [u32; 2],
-    faces_found: usize,
-    box_xyxy: [f32; 4],
-    score: f32,
-    landmarks_xy: [[f32; 2]; 5],
-}
 
 #[test]
 fn detector_matches_reference_outputs_on_eval_photos() {
     ensure_loaded().expect("ONNX Runtime");
     let eval = common::shared("models/eval");
-    let reference: Reference =
-        serde_json::from_reader(std::fs::File::open(eval.join("reference_outputs.json")).unwrap())
-            .unwrap();
-    assert_eq!(reference.faces.len(), 45);
+    let reference = common::reference_faces();
+    assert_eq!(reference.len(), 45);
     let mut yunet = YuNet::load(&common::detector_model(), Device::Cpu, 1).unwrap();
     let mut pre = Preprocessor::new();
     let mut tensor = Vec::new();
@@ -47,7 +29,7 @@ fn detector_matches_reference_outputs_on_eval_photos() {
     let (mut worst_iou, mut worst_lm, mut worst_score) = (1.0f32, 0.0f32, 0.0f32);
     let mut failures = vec![];
     let mut within_1px_photo = 0;
-    for r in &reference.faces {
+    for r in &reference {
         let img = image::open(eval.join(&r.path)).unwrap().to_rgb8();
         assert_eq!([img.width(), img.height()], r.image_wh, "{}", r.path);
         let frame = FrameRef::packed(

@@ -70,29 +70,9 @@ fn embedder_reproduces_dlib_descriptors_on_dlib_chips() {
     assert!(worst < 1e-3, "max abs diff {worst}");
 }
 
-#[derive(Deserialize)]
-struct Reference {
-    faces: Vec<RefFace>,
-}
-
-#[derive(Deserialize)]
-struct RefFace {
-    path: String,
-    landmarks_xy: [[f32; 2]; 5],
-    chip_from_image_affine_2x3: [[f64; 3]; 2],
-    embedding: Vec<f32>,
-}
-
 fn identity_of(path: &str) -> String {
     // eval/manifest.csv labels deepface group A as angelina_jolie; folder names elsewhere.
     path.split('/').next().unwrap().to_string()
-}
-
-fn load_reference() -> Reference {
-    serde_json::from_reader(
-        std::fs::File::open(common::shared("models/eval/reference_outputs.json")).unwrap(),
-    )
-    .unwrap()
 }
 
 fn rgb_frame(img: &image::RgbImage) -> FrameRef<'_> {
@@ -108,13 +88,13 @@ fn rgb_frame(img: &image::RgbImage) -> FrameRef<'_> {
 #[test]
 fn alignment_reproduces_reference_transforms_and_embeddings() {
     let eval = common::shared("models/eval");
-    let reference = load_reference();
+    let reference = common::reference_faces();
     let mut e = embedder();
     let mut chips = ChipExtractor::default();
     let mut chip = vec![0.0; 3 * CHIP * CHIP];
     let (mut worst_lin, mut worst_t, mut worst_abs, mut worst_dist, mut sum_dist) =
         (0f64, 0f64, 0f32, 0f32, 0f32);
-    for r in &reference.faces {
+    for r in &reference {
         let img = image::open(eval.join(&r.path)).unwrap().to_rgb8();
         let m = chips
             .extract(&rgb_frame(&img), &r.landmarks_xy, &mut chip)
@@ -141,7 +121,7 @@ fn alignment_reproduces_reference_transforms_and_embeddings() {
                 .fold(0.0, f32::max),
         );
     }
-    let n = reference.faces.len() as f32;
+    let n = reference.len() as f32;
     println!(
         "alignment vs reference on {n} photos: transform linear part max diff {worst_lin:.1e}, translation {worst_t:.1e} chip px; \
          embedding distance mean {:.4}, max {worst_dist:.4}, max abs component diff {worst_abs:.4}",
@@ -163,7 +143,7 @@ fn alignment_reproduces_reference_transforms_and_embeddings() {
 #[test]
 fn verification_on_eval_photos_matches_the_reference() {
     let eval = common::shared("models/eval");
-    let reference = load_reference();
+    let reference = common::reference_faces();
     let mut yunet = YuNet::load(&common::detector_model(), Device::Cpu, 1).unwrap();
     let mut e = embedder();
     let mut pre = Preprocessor::new();
@@ -171,7 +151,7 @@ fn verification_on_eval_photos_matches_the_reference() {
     let (mut tensor, mut chip) = (Vec::new(), vec![0.0; 3 * CHIP * CHIP]);
     let mut ids = Vec::new();
     let mut embs: Vec<Embedding> = Vec::new();
-    for r in &reference.faces {
+    for r in &reference {
         let img = image::open(eval.join(&r.path)).unwrap().to_rgb8();
         let frame = rgb_frame(&img);
         let lb = Letterbox::fit(img.width(), img.height(), 640, 640);
@@ -191,7 +171,7 @@ fn verification_on_eval_photos_matches_the_reference() {
     // deepface group A shows angelina_jolie (PROVENANCE.md §4)
     let label = |i: usize| -> String {
         let manifest = std::fs::read_to_string(eval.join("manifest.csv")).unwrap();
-        let path = &reference.faces[i].path;
+        let path = &reference[i].path;
         manifest
             .lines()
             .find(|l| l.starts_with(path.as_str()))

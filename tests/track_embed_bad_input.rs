@@ -89,7 +89,7 @@ fn zero_faces_pass_untouched() {
 #[test]
 fn two_hundred_faces_tracked_and_embedded() {
     let mosaic = std::env::temp_dir().join(format!("footfall-mosaic-{}.png", std::process::id()));
-    make_mosaic(&mosaic);
+    common::write_mosaic_of_200_faces(&mosaic);
     let run = run_pipeline(
         &format!(
             "filesrc location={} ! pngdec ! videoconvert ! imagefreeze num-buffers=4 ! facedetector inference-width=1280 max-faces=0 model={} \
@@ -132,53 +132,4 @@ fn two_hundred_faces_tracked_and_embedded() {
         tracked.len(),
         first.len()
     );
-}
-
-fn make_mosaic(path: &std::path::Path) {
-    use image::{imageops, RgbImage};
-    #[derive(serde::Deserialize)]
-    struct Reference {
-        faces: Vec<RefFace>,
-    }
-    #[derive(serde::Deserialize)]
-    struct RefFace {
-        path: String,
-        box_xyxy: [f32; 4],
-    }
-    let eval = shared("models/eval");
-    let reference: Reference =
-        serde_json::from_reader(std::fs::File::open(eval.join("reference_outputs.json")).unwrap())
-            .unwrap();
-    let cell = 64u32;
-    let mut canvas = RgbImage::new(20 * cell, 10 * cell);
-    let crops: Vec<RgbImage> = reference
-        .faces
-        .iter()
-        .map(|f| {
-            let img = image::open(eval.join(&f.path)).unwrap().to_rgb8();
-            let [x1, y1, x2, y2] = f.box_xyxy;
-            let side = (((x2 - x1).max(y2 - y1) * 1.4) as u32)
-                .min(img.width())
-                .min(img.height());
-            let cx = (((x1 + x2) / 2.0) as i64 - side as i64 / 2)
-                .clamp(0, (img.width() - side) as i64) as u32;
-            let cy = (((y1 + y2) / 2.0) as i64 - side as i64 / 2)
-                .clamp(0, (img.height() - side) as i64) as u32;
-            imageops::resize(
-                &imageops::crop_imm(&img, cx, cy, side, side).to_image(),
-                cell,
-                cell,
-                imageops::FilterType::Triangle,
-            )
-        })
-        .collect();
-    for i in 0..200u32 {
-        imageops::replace(
-            &mut canvas,
-            &crops[i as usize % crops.len()],
-            ((i % 20) * cell) as i64,
-            ((i / 20) * cell) as i64,
-        );
-    }
-    canvas.save(path).unwrap();
 }

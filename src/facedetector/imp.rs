@@ -129,15 +129,11 @@ impl ObjectSubclass for FaceDetector {
 impl ObjectImpl for FaceDetector {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
-                glib::ParamSpecString::builder("model")
-                    .nick("Model")
-                    .blurb(
-                        "Path of the YuNet ONNX detector; default: face_detector.onnx in \
-                         $FOOTFALL_MODELS_DIR, else in the project's models/ folder",
-                    )
-                    .mutable_ready()
-                    .build(),
+            let mut props = crate::video_frame::model_properties(
+                "Path of the YuNet face detector ONNX model; default: face_detector.onnx in $FOOTFALL_MODELS_DIR, else in the project's models/ folder",
+                DEFAULT_THREADS,
+            );
+            props.extend([
                 glib::ParamSpecFloat::builder("threshold")
                     .nick("Score threshold")
                     .blurb("Minimum face score sqrt(cls*obj) to report a face")
@@ -196,20 +192,8 @@ impl ObjectImpl for FaceDetector {
                     .default_value(DEFAULT_INTERVAL)
                     .mutable_playing()
                     .build(),
-                glib::ParamSpecString::builder("device")
-                    .nick("Device")
-                    .blurb("Inference device: cpu, or cuda (needs an ONNX Runtime built with CUDA)")
-                    .default_value(Some("cpu"))
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt::builder("threads")
-                    .nick("Threads")
-                    .blurb("ONNX Runtime intra-op threads (0 = one per core)")
-                    .maximum(256)
-                    .default_value(DEFAULT_THREADS)
-                    .mutable_ready()
-                    .build(),
-            ]
+            ]);
+            props
         });
         PROPS.as_ref()
     }
@@ -276,22 +260,7 @@ impl ElementImpl for FaceDetector {
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             let caps = crate::video_frame::caps();
-            vec![
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .unwrap(),
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .unwrap(),
-            ]
+            crate::video_frame::filter_templates(&caps)
         });
         TEMPLATES.as_ref()
     }

@@ -198,28 +198,11 @@ impl ObjectImpl for FaceEmbedder {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             let p = EmbedPolicy::default();
-            vec![
-                glib::ParamSpecString::builder("model")
-                    .nick("Model")
-                    .blurb(
-                        "Path of the face embedder ONNX model; default: face_embedder.onnx in \
-                         $FOOTFALL_MODELS_DIR, else in the project's models/ folder",
-                    )
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("device")
-                    .nick("Device")
-                    .blurb("Inference device: cpu, or cuda (needs an ONNX Runtime built with CUDA)")
-                    .default_value(Some("cpu"))
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt::builder("threads")
-                    .nick("Threads")
-                    .blurb("ONNX Runtime intra-op threads (0 = one per core)")
-                    .maximum(256)
-                    .default_value(DEFAULT_THREADS)
-                    .mutable_ready()
-                    .build(),
+            let mut props = crate::video_frame::model_properties(
+                "Path of the face embedder ONNX model; default: face_embedder.onnx in $FOOTFALL_MODELS_DIR, else in the project's models/ folder",
+                DEFAULT_THREADS,
+            );
+            props.extend([
                 glib::ParamSpecFloat::builder("min-quality")
                     .nick("Minimum quality")
                     .blurb("Faces below this quality (size x score x sharpness x pose x unoccluded x inside frame, 0..1) are not embedded")
@@ -249,7 +232,8 @@ impl ObjectImpl for FaceEmbedder {
                     .default_value(DEFAULT_BATCH)
                     .mutable_playing()
                     .build(),
-            ]
+            ]);
+            props
         });
         PROPS.as_ref()
     }
@@ -312,22 +296,7 @@ impl ElementImpl for FaceEmbedder {
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             let caps = crate::video_frame::caps();
-            vec![
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .unwrap(),
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .unwrap(),
-            ]
+            crate::video_frame::filter_templates(&caps)
         });
         TEMPLATES.as_ref()
     }

@@ -137,22 +137,7 @@ impl ElementImpl for FaceTracker {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             // Pixels are never read: any raw video, any memory.
             let caps = gst::Caps::builder("video/x-raw").any_features().build();
-            vec![
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .unwrap(),
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &caps,
-                )
-                .unwrap(),
-            ]
+            crate::video_frame::filter_templates(&caps)
         });
         TEMPLATES.as_ref()
     }

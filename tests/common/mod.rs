@@ -139,3 +139,63 @@ pub fn run_pipeline(desc: &str, timeout_s: u64) -> Run {
     run.ended = std::mem::take(&mut x.1);
     run
 }
+
+/// One face of `models/eval/reference_outputs.json` (PROVENANCE.md §4).
+#[derive(Debug, serde::Deserialize)]
+pub struct RefFace {
+    pub path: String,
+    pub image_wh: [u32; 2],
+    pub faces_found: usize,
+    pub box_xyxy: [f32; 4],
+    pub score: f32,
+    pub landmarks_xy: [[f32; 2]; 5],
+    pub chip_from_image_affine_2x3: [[f64; 3]; 2],
+    pub embedding: Vec<f32>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Reference {
+    faces: Vec<RefFace>,
+}
+
+/// The 45 reference faces of the eval photos.
+pub fn reference_faces() -> Vec<RefFace> {
+    let f = std::fs::File::open(shared("models/eval/reference_outputs.json")).unwrap();
+    serde_json::from_reader::<_, Reference>(f).unwrap().faces
+}
+
+/// Writes a 20x10 mosaic of 200 real faces (the eval photos' faces, cycled, 64 px cells)
+/// to `path`.
+pub fn write_mosaic_of_200_faces(path: &std::path::Path) {
+    use image::{imageops, RgbImage};
+    let eval = shared("models/eval");
+    let cell = 64u32;
+    let mut canvas = RgbImage::new(20 * cell, 10 * cell);
+    let crops: Vec<RgbImage> = reference_faces()
+        .iter()
+        .map(|f| {
+            let img = image::open(eval.join(&f.path)).unwrap().to_rgb8();
+            let [x1, y1, x2, y2] = f.box_xyxy;
+            // square crop around the face box with a margin, inside the photo
+            let side = (((x2 - x1).max(y2 - y1) * 1.4) as u32)
+                .min(img.width())
+                .min(img.height());
+            let cx = (((x1 + x2) / 2.0) as i64 - side as i64 / 2)
+                .clamp(0, (img.width() - side) as i64) as u32;
+            let cy = (((y1 + y2) / 2.0) as i64 - side as i64 / 2)
+                .clamp(0, (img.height() - side) as i64) as u32;
+            let crop = imageops::crop_imm(&img, cx, cy, side, side).to_image();
+            imageops::resize(&crop, cell, cell, imageops::FilterType::Triangle)
+        })
+        .collect();
+    for i in 0..200u32 {
+        let c = &crops[i as usize % crops.len()];
+        imageops::replace(
+            &mut canvas,
+            c,
+            ((i % 20) * cell) as i64,
+            ((i / 20) * cell) as i64,
+        );
+    }
+    canvas.save(path).unwrap();
+}
