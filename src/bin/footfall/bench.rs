@@ -19,7 +19,7 @@ pub struct Args {
     /// Only clips whose name contains this
     #[arg(long)]
     only: Option<String>,
-    /// Which measurements: detector, chain (detect → track → embed at interval 1-3), embedder, all
+    /// Which measurements: detector, chain (detect → track → embed at interval 1-3), embedder, gallery, all
     #[arg(long, default_value = "all")]
     suite: String,
     /// Folder holding face_embedder.onnx (embedder suite)
@@ -274,8 +274,50 @@ fn embedder_suite(a: &Args) -> Result<(), String> {
     Ok(())
 }
 
+/// Gallery search time (one probe embedding, brute force) at 1k/10k/100k identities with
+/// 1 and 3 stored views each.
+fn gallery_suite() -> Result<(), String> {
+    use gstfootfall::count::gallery::Gallery;
+    use gstfootfall::embed::embedder::DIM;
+    let mut x = 0x2545_f491_u32;
+    let mut rand_emb = move || {
+        let mut e = [0.0f32; DIM];
+        for v in e.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            *v = (x % 2000) as f32 / 10000.0 - 0.1;
+        }
+        e
+    };
+    println!("\n### gallery search (brute force, one probe)\n");
+    println!("| identities | views each | ms per search (median of 50) |");
+    println!("|---|---|---|");
+    for n in [1_000usize, 10_000, 100_000] {
+        for views in [1usize, 3] {
+            let mut g = Gallery::new();
+            for i in 0..n {
+                let v: Vec<_> = (0..views).map(|_| (rand_emb(), 0.5)).collect();
+                g.insert(&v, i as u64);
+            }
+            let probe = [rand_emb()];
+            let mut times = Vec::new();
+            for _ in 0..50 {
+                let t = Instant::now();
+                std::hint::black_box(g.search(std::hint::black_box(&probe), 0.5));
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            println!("| {n} | {views} | {:.3} |", median(times));
+        }
+    }
+    Ok(())
+}
+
 pub fn run(a: Args) -> Result<(), String> {
     let all = a.suite == "all";
+    if all || a.suite == "gallery" {
+        gallery_suite()?;
+    }
     if all || a.suite == "embedder" {
         embedder_suite(&a)?;
     }
