@@ -8,6 +8,7 @@ pub mod detect;
 pub mod embed;
 pub mod embedding_meta;
 pub mod face_meta;
+pub mod facecounter;
 mod facedetector;
 mod faceembedder;
 mod facetracker;
@@ -19,9 +20,11 @@ pub mod video_frame;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     face_meta::register_metas();
+    facecounter::register_meta();
     facedetector::register(plugin)?;
     facetracker::register(plugin)?;
     faceembedder::register(plugin)?;
+    facecounter::register(plugin)?;
     Ok(())
 }
 

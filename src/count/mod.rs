@@ -1,4 +1,8 @@
-//! Counting science, free of GStreamer: the de-duplicating gallery. (The `facecounter`
-//! element that drives it is the next step; see the README status.)
+//! Counting science, free of GStreamer: the de-duplicating gallery, visit decisions, shared
+//! sites and the staff gallery file.
 
+pub mod events;
 pub mod gallery;
+pub mod site;
+pub mod staff;
+pub mod visits;

@@ -12,7 +12,7 @@ const FULL_RES_EYE_DIST: f32 = 25.0;
 const SCORE_LOW: f32 = 0.6;
 const SCORE_HIGH: f32 = 0.9;
 /// Laplacian variance of a sharp chip (grey 0..255); blurred chips fall well below.
-const SHARP_VARIANCE: f32 = 60.0;
+const SHARP_VARIANCE: f32 = 10.0;
 /// |nose offset from the eye midpoint| / eye distance of a face turned far enough to reject.
 const MAX_YAW_RATIO: f32 = 0.45;
 

@@ -125,7 +125,16 @@ impl FaceEmbedder {
                 .filter(|(j, _)| *j != i)
                 .map(|(_, b)| *b)
                 .collect();
-            let q = quality::geometric(&f.face(), &others, w, h).total();
+            let factors = quality::geometric(&f.face(), &others, w, h);
+            let q = factors.total();
+            gst::trace!(
+                CAT,
+                imp = self,
+                "track {} quality {:.3} {:?}",
+                track,
+                q,
+                factors
+            );
             if worker.scheduler.wants(&s.policy, track, q, frame_no) {
                 candidates.push(Candidate {
                     track,
@@ -154,7 +163,16 @@ impl FaceEmbedder {
                     batch.truncate(start);
                     continue;
                 }
-                let q = c.geometric * quality::sharpness(&batch[start..]);
+                let sharp = quality::sharpness(&batch[start..]);
+                let q = c.geometric * sharp;
+                gst::trace!(
+                    CAT,
+                    imp = self,
+                    "track {} sharpness {:.3} quality {:.3}",
+                    c.track,
+                    sharp,
+                    q
+                );
                 if q >= s.policy.min_quality {
                     chosen.push((c.track, q));
                 } else {

@@ -3,9 +3,11 @@
 //! * `footfall detect SOURCE` — run the face detector on a file or URI (file, rtsp, http)
 //!   and print the faces found per second of stream time.
 //! * `footfall bench` — detector throughput on the shared clips (see BENCHMARKS.md).
+//! * `footfall enroll` — add a consenting staff member to a staff gallery file.
 
 mod bench;
 mod detect;
+mod enroll;
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +28,8 @@ enum Command {
     Detect(detect::Args),
     /// Measure detector frames per second against decode-only speed
     Bench(bench::Args),
+    /// Add a consenting staff member to a staff gallery file (embeddings only, no images)
+    Enroll(enroll::Args),
 }
 
 fn main() {
@@ -41,6 +45,7 @@ fn main() {
     let result = match cli.command {
         Command::Detect(a) => detect::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Enroll(a) => enroll::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -1,0 +1,62 @@
+//! JSON-lines event output: one object per line, flushed per line, no face data in any.
+//!
+//! `{"event":"visit","visit":N,"returning":bool,"staff":bool,"pts":S}` when a visit is
+//! decided, `{"event":"counts","unique_visitors":…,"visits":…,"returning_visits":…,
+//! "staff_visits":…,"in_view":…,"pts":S}` on change, periodically and at end of stream.
+
+use std::io::Write;
+
+use serde_json::json;
+
+use super::visits::Counts;
+
+pub struct EventWriter {
+    out: Box<dyn Write + Send>,
+    visits: u64,
+}
+
+impl EventWriter {
+    /// `-` is stdout; anything else a file, created or appended to.
+    pub fn open(location: &str) -> Result<EventWriter, String> {
+        let out: Box<dyn Write + Send> = if location == "-" {
+            Box::new(std::io::stdout())
+        } else {
+            Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(location)
+                    .map_err(|e| format!("cannot open '{location}' for writing: {e}"))?,
+            )
+        };
+        Ok(EventWriter { out, visits: 0 })
+    }
+
+    /// Writes one whole line and flushes it, so a reader never sees half an object.
+    fn line(&mut self, v: serde_json::Value) -> Result<(), String> {
+        let mut text = v.to_string();
+        text.push('\n');
+        self.out
+            .write_all(text.as_bytes())
+            .and_then(|_| self.out.flush())
+            .map_err(|e| format!("cannot write event: {e}"))
+    }
+
+    pub fn visit(&mut self, returning: bool, staff: bool, pts_s: f64) -> Result<(), String> {
+        self.visits += 1;
+        let n = self.visits;
+        self.line(json!({"event": "visit", "visit": n, "returning": returning, "staff": staff, "pts": pts_s}))
+    }
+
+    pub fn counts(&mut self, c: &Counts, in_view: u32, pts_s: f64) -> Result<(), String> {
+        self.line(json!({
+            "event": "counts",
+            "unique_visitors": c.unique_visitors,
+            "visits": c.visits,
+            "returning_visits": c.returning_visits,
+            "staff_visits": c.staff_visits,
+            "in_view": in_view,
+            "pts": pts_s,
+        }))
+    }
+}

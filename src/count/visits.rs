@@ -1,0 +1,246 @@
+//! From tracks to visits: collects each track's best embeddings while it is in view and,
+//! when the track ends, decides whether it was a staff visit, a new visitor, a returning
+//! visitor, or the continuation of a visit that an occlusion split.
+
+use std::collections::HashMap;
+
+use super::gallery::{Gallery, Match};
+use crate::embed::embedder::Embedding;
+
+/// Best views kept per track for the decision.
+const VIEWS_PER_TRACK: usize = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CountParams {
+    /// Euclidean distance under which two faces are the same person.
+    pub match_threshold: f32,
+    /// Identities are erased this long after they were last seen (ns).
+    pub retention: u64,
+    /// Most identities in the gallery; the least recently seen go first.
+    pub capacity: usize,
+    /// A track matching an identity last seen less than this before the track started
+    /// continues that visit (an occlusion or a detector gap split it) (ns).
+    pub merge_window: u64,
+    /// Tracks in view for fewer frames than this never open a new identity.
+    pub min_track_frames: u32,
+}
+
+impl Default for CountParams {
+    fn default() -> Self {
+        CountParams {
+            match_threshold: 0.5,
+            retention: 12 * 3600 * 1_000_000_000,
+            capacity: 100_000,
+            merge_window: 2_000_000_000,
+            min_track_frames: 5,
+        }
+    }
+}
+
+/// Site totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub unique_visitors: u64,
+    pub visits: u64,
+    pub returning_visits: u64,
+    pub staff_visits: u64,
+}
+
+/// What a finished track turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Outcome {
+    /// First visit of someone not in the gallery.
+    New { identity: u64 },
+    /// Someone seen before (within the retention window).
+    Returning { identity: u64, distance: f32 },
+    /// The same visit as an identity seen moments before: not counted again.
+    Continued { identity: u64, distance: f32 },
+    /// Matches the staff gallery: excluded from the visitor counts.
+    Staff { distance: f32 },
+    /// Never embedded, or too short and unmatched: no visit.
+    Ignored,
+}
+
+#[derive(Debug, Default, Clone)]
+struct TrackViews {
+    views: Vec<(Embedding, f32)>,
+    frames: u32,
+    first_seen: u64,
+}
+
+/// Per-element state: the tracks in view and their views so far.
+#[derive(Debug, Default)]
+pub struct VisitBuilder {
+    tracks: HashMap<u64, TrackViews>,
+}
+
+impl VisitBuilder {
+    /// The confirmed track was in view on a frame at `now`.
+    pub fn observe(&mut self, track: u64, now: u64) {
+        let t = self.tracks.entry(track).or_insert_with(|| TrackViews {
+            first_seen: now,
+            ..Default::default()
+        });
+        t.frames += 1;
+    }
+
+    /// A new embedding of `track` (kept if among its best views).
+    pub fn add_view(&mut self, track: u64, embedding: Embedding, quality: f32, now: u64) {
+        let t = self.tracks.entry(track).or_insert_with(|| TrackViews {
+            first_seen: now,
+            ..Default::default()
+        });
+        t.views.push((embedding, quality));
+        t.views.sort_by(|a, b| b.1.total_cmp(&a.1));
+        t.views.truncate(VIEWS_PER_TRACK);
+    }
+
+    /// Live track ids (to end them all at end of stream).
+    pub fn live(&self) -> Vec<u64> {
+        self.tracks.keys().copied().collect()
+    }
+
+    /// Decides the visit of a finished track and updates `gallery` and `counts`.
+    pub fn end(
+        &mut self,
+        track: u64,
+        now: u64,
+        p: &CountParams,
+        gallery: &mut Gallery,
+        staff: Option<&Gallery>,
+        counts: &mut Counts,
+    ) -> Outcome {
+        let Some(t) = self.tracks.remove(&track) else {
+            return Outcome::Ignored;
+        };
+        if t.views.is_empty() {
+            return Outcome::Ignored;
+        }
+        let probe: Vec<Embedding> = t.views.iter().map(|v| v.0).collect();
+        if let Some(m) = staff.and_then(|s| s.search(&probe, p.match_threshold)) {
+            counts.staff_visits += 1;
+            return Outcome::Staff {
+                distance: m.distance,
+            };
+        }
+        match gallery.search(&probe, p.match_threshold) {
+            Some(Match { id, distance }) => {
+                let last = gallery
+                    .identities()
+                    .iter()
+                    .find(|i| i.id == id)
+                    .map(|i| i.last_seen)
+                    .unwrap_or(0);
+                let continued = t.first_seen <= last.saturating_add(p.merge_window);
+                gallery.revisit(id, &t.views, now, !continued);
+                if continued {
+                    Outcome::Continued {
+                        identity: id,
+                        distance,
+                    }
+                } else {
+                    counts.visits += 1;
+                    counts.returning_visits += 1;
+                    Outcome::Returning {
+                        identity: id,
+                        distance,
+                    }
+                }
+            }
+            None if t.frames < p.min_track_frames => Outcome::Ignored,
+            None => {
+                let id = gallery.insert(&t.views, now);
+                counts.unique_visitors += 1;
+                counts.visits += 1;
+                Outcome::New { identity: id }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::embedder::DIM;
+
+    fn person(k: usize) -> Embedding {
+        let mut e = [0.0f32; DIM];
+        e[k] = 1.0;
+        e
+    }
+
+    fn visit(b: &mut VisitBuilder, track: u64, who: Embedding, from: u64, frames: u32) {
+        for f in 0..frames as u64 {
+            b.observe(track, from + f);
+        }
+        b.add_view(track, who, 0.8, from);
+    }
+
+    #[test]
+    fn new_returning_staff_and_ignored() {
+        let p = CountParams {
+            merge_window: 10,
+            ..CountParams::default()
+        };
+        let (mut g, mut staff, mut c) = (Gallery::new(), Gallery::new(), Counts::default());
+        staff.insert(&[(person(9), 1.0)], 0);
+        let mut b = VisitBuilder::default();
+        visit(&mut b, 1, person(0), 0, 10);
+        assert!(matches!(
+            b.end(1, 10, &p, &mut g, Some(&staff), &mut c),
+            Outcome::New { .. }
+        ));
+        visit(&mut b, 2, person(0), 1000, 10);
+        assert!(matches!(
+            b.end(2, 1010, &p, &mut g, Some(&staff), &mut c),
+            Outcome::Returning { .. }
+        ));
+        visit(&mut b, 3, person(9), 2000, 10);
+        assert!(matches!(
+            b.end(3, 2010, &p, &mut g, Some(&staff), &mut c),
+            Outcome::Staff { .. }
+        ));
+        // observed but never embedded
+        b.observe(4, 3000);
+        assert_eq!(
+            b.end(4, 3001, &p, &mut g, Some(&staff), &mut c),
+            Outcome::Ignored
+        );
+        // a short unmatched fragment opens no identity
+        visit(&mut b, 5, person(1), 4000, 2);
+        assert_eq!(
+            b.end(5, 4002, &p, &mut g, Some(&staff), &mut c),
+            Outcome::Ignored
+        );
+        assert_eq!(
+            c,
+            Counts {
+                unique_visitors: 1,
+                visits: 2,
+                returning_visits: 1,
+                staff_visits: 1
+            }
+        );
+        assert_eq!(g.len(), 1);
+    }
+
+    #[test]
+    fn a_split_visit_is_continued_not_counted_again() {
+        let p = CountParams {
+            merge_window: 50,
+            ..CountParams::default()
+        };
+        let (mut g, mut c) = (Gallery::new(), Counts::default());
+        let mut b = VisitBuilder::default();
+        visit(&mut b, 1, person(0), 0, 20);
+        b.end(1, 20, &p, &mut g, None, &mut c);
+        // reappears 30 ns later (inside the merge window) as a new track
+        visit(&mut b, 2, person(0), 50, 3);
+        assert!(matches!(
+            b.end(2, 53, &p, &mut g, None, &mut c),
+            Outcome::Continued { .. }
+        ));
+        assert_eq!((c.unique_visitors, c.visits), (1, 1));
+        assert_eq!(g.identities()[0].visits, 1);
+    }
+}

@@ -1,0 +1,446 @@
+//! GStreamer glue of `facecounter`: reads tracks, embeddings and ended visits from each
+//! buffer, removes the embeddings (they go no further downstream), drives
+//! [`crate::count`], and reports the counts.
+
+use std::sync::{Arc, LazyLock, Mutex};
+
+use gst::glib;
+use gst::meta::CustomMeta;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::prelude::*;
+use gst_base::subclass::prelude::*;
+
+use crate::count::events::EventWriter;
+use crate::count::gallery::Gallery;
+use crate::count::site::{self, Site};
+use crate::count::staff;
+use crate::count::visits::{CountParams, Counts, Outcome, VisitBuilder};
+use crate::embedding_meta::EmbeddingMeta;
+use crate::face_meta;
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "facecounter",
+        gst::DebugColorFlags::empty(),
+        Some("Footfall visitor counter"),
+    )
+});
+
+/// Name of the per-buffer custom meta and bus message structure carrying the counts.
+pub const COUNTS_META: &str = "FootfallCountsMeta";
+pub const COUNTS_STRUCT: &str = "footfall-counts";
+
+const NS: u64 = 1_000_000_000;
+
+#[derive(Debug, Clone)]
+struct Settings {
+    gallery: String,
+    params: CountParams,
+    staff_gallery: Option<String>,
+    report_interval_s: u32,
+    location: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            gallery: "default".into(),
+            params: CountParams::default(),
+            staff_gallery: None,
+            report_interval_s: 60,
+            location: None,
+        }
+    }
+}
+
+struct Running {
+    site: Arc<Mutex<Site>>,
+    staff: Option<Gallery>,
+    visits: VisitBuilder,
+    events: Option<EventWriter>,
+    last_counts: Option<(Counts, u32)>,
+    last_report: Option<u64>,
+    in_view: u32,
+    last_pts_s: f64,
+}
+
+#[derive(Default)]
+pub struct FaceCounter {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<Running>>,
+}
+
+impl FaceCounter {
+    /// Clock time of a buffer: base time + running time, so counters in different
+    /// pipelines sharing a gallery agree on "now"; falls back to the pipeline clock.
+    fn now(&self, pts: Option<gst::ClockTime>) -> u64 {
+        let obj = self.obj();
+        let base = obj.base_time().map(|t| t.nseconds()).unwrap_or(0);
+        let running = pts.and_then(|p| {
+            let seg = obj.segment();
+            seg.downcast_ref::<gst::ClockTime>()
+                .and_then(|s| s.to_running_time(p))
+        });
+        match running {
+            Some(r) => base + r.nseconds(),
+            None => obj
+                .current_clock_time()
+                .map(|t| t.nseconds())
+                .unwrap_or(base),
+        }
+    }
+
+    /// Posts the counts on the bus and writes them as JSON when they changed or the report
+    /// interval passed (or `force`).
+    fn report(
+        &self,
+        r: &mut Running,
+        counts: Counts,
+        window_start: u64,
+        now: u64,
+        force: bool,
+        interval: u64,
+    ) {
+        let changed = r.last_counts != Some((counts, r.in_view));
+        let due = r
+            .last_report
+            .is_none_or(|t| now.saturating_sub(t) >= interval);
+        if !(changed || due || force) {
+            return;
+        }
+        r.last_counts = Some((counts, r.in_view));
+        r.last_report = Some(now);
+        let running = now.saturating_sub(self.obj().base_time().map(|t| t.nseconds()).unwrap_or(0));
+        let s = counts_structure(&counts, r.in_view, window_start)
+            .field("running-time", running)
+            .build();
+        let _ = self
+            .obj()
+            .post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
+        if let Some(ev) = r.events.as_mut() {
+            if let Err(e) = ev.counts(&counts, r.in_view, r.last_pts_s) {
+                gst::element_imp_warning!(self, gst::ResourceError::Write, ("{}", e));
+            }
+        }
+    }
+
+    /// Ends every live track (end of stream) and reports the final counts.
+    fn finish(&self) {
+        let settings = self.settings.lock().unwrap().clone();
+        let mut guard = self.state.lock().unwrap();
+        let Some(r) = guard.as_mut() else { return };
+        let now = self.now(None);
+        for track in r.visits.live() {
+            self.decide(r, &settings, track, now);
+        }
+        r.in_view = 0;
+        let (counts, start) = {
+            let s = r.site.lock().unwrap();
+            (s.counts, s.window_start)
+        };
+        self.report(r, counts, start, now, true, 0);
+    }
+
+    fn decide(&self, r: &mut Running, settings: &Settings, track: u64, now: u64) {
+        let outcome = {
+            let mut site = r.site.lock().unwrap();
+            let site = &mut *site;
+            r.visits.end(
+                track,
+                now,
+                &settings.params,
+                &mut site.gallery,
+                r.staff.as_ref(),
+                &mut site.counts,
+            )
+        };
+        gst::debug!(CAT, imp = self, "track {} ended: {:?}", track, outcome);
+        let event = match outcome {
+            Outcome::New { .. } => Some((false, false)),
+            Outcome::Returning { .. } => Some((true, false)),
+            Outcome::Staff { .. } => Some((false, true)),
+            Outcome::Continued { .. } | Outcome::Ignored => None,
+        };
+        if let (Some((returning, staff)), Some(ev)) = (event, r.events.as_mut()) {
+            if let Err(e) = ev.visit(returning, staff, r.last_pts_s) {
+                gst::element_imp_warning!(self, gst::ResourceError::Write, ("{}", e));
+            }
+        }
+    }
+}
+
+fn counts_structure(c: &Counts, in_view: u32, window_start: u64) -> gst::structure::Builder {
+    gst::Structure::builder(COUNTS_STRUCT)
+        .field("unique-visitors", c.unique_visitors as u32)
+        .field("visits", c.visits as u32)
+        .field("returning-visits", c.returning_visits as u32)
+        .field("staff-visits", c.staff_visits as u32)
+        .field("in-view", in_view)
+        .field("window-start", window_start)
+}
+
+/// Counts carried by a buffer after `facecounter`: (unique visitors, visits, returning, staff, in view).
+pub fn read_counts(buffer: &gst::BufferRef) -> Option<(u32, u32, u32, u32, u32)> {
+    let m = CustomMeta::from_buffer(buffer, COUNTS_META).ok()?;
+    let s = m.structure();
+    Some((
+        s.get("unique-visitors").ok()?,
+        s.get("visits").ok()?,
+        s.get("returning-visits").ok()?,
+        s.get("staff-visits").ok()?,
+        s.get("in-view").ok()?,
+    ))
+}
+
+pub fn register_meta() {
+    if !CustomMeta::is_registered(COUNTS_META) {
+        CustomMeta::register(COUNTS_META, &[]);
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for FaceCounter {
+    const NAME: &'static str = "GstFootfallFaceCounter";
+    type Type = super::FaceCounter;
+    type ParentType = gst_base::BaseTransform;
+}
+
+impl ObjectImpl for FaceCounter {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let p = CountParams::default();
+            vec![
+                glib::ParamSpecString::builder("gallery")
+                    .nick("Gallery")
+                    .blurb("Name of the identity gallery; counters in one process naming the same gallery share identities and totals")
+                    .default_value(Some("default"))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecFloat::builder("match-threshold")
+                    .nick("Match threshold")
+                    .blurb("Euclidean distance between embeddings under which two faces are the same person")
+                    .minimum(0.0)
+                    .maximum(2.0)
+                    .default_value(p.match_threshold)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("retention")
+                    .nick("Retention")
+                    .blurb("Seconds after which an identity not seen again is erased; a person seen after that counts again")
+                    .minimum(1)
+                    .default_value((p.retention / NS) as u32)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("capacity")
+                    .nick("Capacity")
+                    .blurb("Most identities kept; the least recently seen are erased first (with a warning)")
+                    .minimum(1)
+                    .default_value(p.capacity as u32)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecString::builder("staff-gallery")
+                    .nick("Staff gallery")
+                    .blurb("Staff gallery file made by `footfall enroll` (consenting staff only); matches are excluded from visitor counts")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("report-interval")
+                    .nick("Report interval")
+                    .blurb("Seconds between periodic count reports (bus and JSON), besides every change")
+                    .minimum(1)
+                    .default_value(60)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecString::builder("location")
+                    .nick("Location")
+                    .blurb("Write visit and count events as JSON lines to this file ('-' = stdout); unset = none")
+                    .mutable_ready()
+                    .build(),
+            ]
+        });
+        PROPS.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "gallery" => {
+                s.gallery = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .unwrap_or_else(|| "default".into())
+            }
+            "match-threshold" => {
+                s.params.match_threshold = value.get().expect("type checked upstream")
+            }
+            "retention" => {
+                s.params.retention = value.get::<u32>().expect("type checked upstream") as u64 * NS
+            }
+            "capacity" => {
+                s.params.capacity = value.get::<u32>().expect("type checked upstream") as usize
+            }
+            "staff-gallery" => s.staff_gallery = value.get().expect("type checked upstream"),
+            "report-interval" => s.report_interval_s = value.get().expect("type checked upstream"),
+            "location" => s.location = value.get().expect("type checked upstream"),
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "gallery" => s.gallery.to_value(),
+            "match-threshold" => s.params.match_threshold.to_value(),
+            "retention" => ((s.params.retention / NS) as u32).to_value(),
+            "capacity" => (s.params.capacity as u32).to_value(),
+            "staff-gallery" => s.staff_gallery.to_value(),
+            "report-interval" => s.report_interval_s.to_value(),
+            "location" => s.location.to_value(),
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+}
+
+impl GstObjectImpl for FaceCounter {}
+
+impl ElementImpl for FaceCounter {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Face counter",
+                "Filter/Analyzer/Video",
+                "Counts unique visitors by de-duplicating face embeddings over a retention window; \
+                 emits counts as buffer meta, 'footfall-counts' bus messages and JSON lines",
+                "Footfall developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = gst::Caps::builder("video/x-raw").any_features().build();
+            crate::video_frame::filter_templates(&caps)
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for FaceCounter {
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let s = self.settings.lock().unwrap().clone();
+        let staff = match s.staff_gallery.as_deref().filter(|p| !p.is_empty()) {
+            Some(p) => Some(
+                staff::load(std::path::Path::new(p))
+                    .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e)))?,
+            ),
+            None => None,
+        };
+        let events = match s.location.as_deref().filter(|p| !p.is_empty()) {
+            Some(p) => Some(
+                EventWriter::open(p)
+                    .map_err(|e| gst::error_msg!(gst::ResourceError::OpenWrite, ("{}", e)))?,
+            ),
+            None => None,
+        };
+        let now = self.now(None);
+        *self.state.lock().unwrap() = Some(Running {
+            site: site::site(&s.gallery, now),
+            staff,
+            visits: VisitBuilder::default(),
+            events,
+            last_counts: None,
+            last_report: None,
+            in_view: 0,
+            last_pts_s: 0.0,
+        });
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap() = None;
+        Ok(())
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::Eos(_) = event.view() {
+            self.finish();
+        }
+        self.parent_sink_event(event)
+    }
+
+    fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let settings = self.settings.lock().unwrap().clone();
+        let now = self.now(buf.pts());
+        let faces = face_meta::read_faces(buf);
+        let embeddings = EmbeddingMeta::read(buf);
+        // Embeddings stop here: nothing downstream (encoders, NVR) ever sees them.
+        EmbeddingMeta::strip(buf);
+        let ended = face_meta::ended_tracks(buf);
+        let mut guard = self.state.lock().unwrap();
+        let Some(r) = guard.as_mut() else {
+            gst::element_imp_error!(self, gst::CoreError::Negotiation, ("counter not started"));
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        r.last_pts_s = buf
+            .pts()
+            .map(|p| p.nseconds() as f64 / 1e9)
+            .unwrap_or(r.last_pts_s);
+        let mut in_view = 0;
+        for f in &faces {
+            if let (Some(track), Some("new" | "tracked")) = (f.track_id, f.state.as_deref()) {
+                in_view += 1;
+                r.visits.observe(track, now);
+            }
+        }
+        r.in_view = in_view;
+        for e in embeddings {
+            r.visits.add_view(e.track_id, e.embedding, e.quality, now);
+        }
+        for track in ended {
+            self.decide(r, &settings, track, now);
+        }
+        let (counts, window_start, evicted) = {
+            let mut site = r.site.lock().unwrap();
+            site.gallery.expire(now, settings.params.retention);
+            let evicted = site.gallery.enforce_capacity(settings.params.capacity);
+            (site.counts, site.window_start, evicted)
+        };
+        if evicted > 0 {
+            gst::element_imp_warning!(
+                self,
+                gst::ResourceError::NoSpaceLeft,
+                (
+                    "gallery full: erased the {} least recently seen identities (capacity {})",
+                    evicted,
+                    settings.params.capacity
+                )
+            );
+        }
+        self.report(
+            r,
+            counts,
+            window_start,
+            now,
+            false,
+            settings.report_interval_s as u64 * NS,
+        );
+        drop(guard);
+        if let Ok(mut m) = CustomMeta::add(buf, COUNTS_META) {
+            let s = m.mut_structure();
+            s.set_name(COUNTS_STRUCT);
+            for (field, value) in counts_structure(&counts, in_view, window_start)
+                .build()
+                .iter()
+            {
+                s.set_value(field, value.clone());
+            }
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+}

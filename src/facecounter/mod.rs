@@ -1,0 +1,24 @@
+//! `facecounter`: the de-duplicating gallery as an element. Turns finished tracks with
+//! embeddings into visits, counts unique visitors, visits, returning and staff visits and
+//! faces in view, and emits them as buffer meta, bus messages and JSON lines.
+
+use gst::glib;
+use gst::prelude::*;
+
+mod imp;
+
+pub use imp::{read_counts, register_meta, COUNTS_META, COUNTS_STRUCT};
+
+glib::wrapper! {
+    pub struct FaceCounter(ObjectSubclass<imp::FaceCounter>)
+        @extends gst_base::BaseTransform, gst::Element, gst::Object;
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::Element::register(
+        Some(plugin),
+        "facecounter",
+        gst::Rank::NONE,
+        FaceCounter::static_type(),
+    )
+}
