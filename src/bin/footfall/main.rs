@@ -1,11 +1,13 @@
 //! `footfall`: command-line front end of the Footfall plugin (statically registered).
 //!
+//! * `footfall count SOURCE` — count unique visitors, printing JSON-lines events.
 //! * `footfall detect SOURCE` — run the face detector on a file or URI (file, rtsp, http)
 //!   and print the faces found per second of stream time.
 //! * `footfall bench` — detector throughput on the shared clips (see BENCHMARKS.md).
 //! * `footfall enroll` — add a consenting staff member to a staff gallery file.
 
 mod bench;
+mod count;
 mod detect;
 mod enroll;
 
@@ -24,6 +26,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Count unique visitors in a clip or camera stream; prints visit and count events as JSON lines
+    Count(count::Args),
     /// Detect faces in a clip or camera stream and print how many were found per second
     Detect(detect::Args),
     /// Measure detector frames per second against decode-only speed
@@ -43,6 +47,7 @@ fn main() {
         std::process::exit(2);
     }
     let result = match cli.command {
+        Command::Count(a) => count::run(a),
         Command::Detect(a) => detect::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Enroll(a) => enroll::run(a),
