@@ -7,11 +7,10 @@
 
 mod common;
 
-use gstfootfall::detect::geometry::Letterbox;
-use gstfootfall::detect::preprocess::{FrameRef, PixelLayout, Preprocessor};
-use gstfootfall::detect::yunet::{DetectParams, YuNet};
+use gstfootfall::detect::preprocess::{FrameRef, PixelLayout};
 use gstfootfall::embed::align::{ChipExtractor, CHIP};
 use gstfootfall::embed::embedder::{distance, Embedder, Embedding};
+use gstfootfall::embed::photo::PhotoEmbedder;
 use gstfootfall::onnx_runtime::Device;
 use serde::Deserialize;
 
@@ -144,28 +143,22 @@ fn alignment_reproduces_reference_transforms_and_embeddings() {
 fn verification_on_eval_photos_matches_the_reference() {
     let eval = common::shared("models/eval");
     let reference = common::reference_faces();
-    let mut yunet = YuNet::load(&common::detector_model(), Device::Cpu, 1).unwrap();
-    let mut e = embedder();
-    let mut pre = Preprocessor::new();
-    let mut chips = ChipExtractor::default();
-    let (mut tensor, mut chip) = (Vec::new(), vec![0.0; 3 * CHIP * CHIP]);
+    gstfootfall::onnx_runtime::ensure_loaded().unwrap();
+    let mut photos = PhotoEmbedder::load(
+        &common::detector_model(),
+        &common::shared("models/face_embedder.onnx"),
+    )
+    .unwrap();
     let mut ids = Vec::new();
     let mut embs: Vec<Embedding> = Vec::new();
     for r in &reference {
         let img = image::open(eval.join(&r.path)).unwrap().to_rgb8();
-        let frame = rgb_frame(&img);
-        let lb = Letterbox::fit(img.width(), img.height(), 640, 640);
-        pre.prepare(&frame, &lb, &mut tensor).unwrap();
-        let mut faces = vec![];
-        yunet
-            .detect(&tensor, &lb, &DetectParams::default(), &mut faces)
-            .unwrap();
-        let f = faces
-            .iter()
-            .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
-            .expect("a face");
-        chips.extract(&frame, &f.landmarks, &mut chip).unwrap();
-        e.embed(&chip, &mut embs).unwrap();
+        embs.push(
+            photos
+                .largest_face(img.as_raw(), img.width(), img.height())
+                .unwrap()
+                .expect("a face"),
+        );
         ids.push(identity_of(&r.path));
     }
     // deepface group A shows angelina_jolie (PROVENANCE.md §4)

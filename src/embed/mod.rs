@@ -3,5 +3,6 @@
 
 pub mod align;
 pub mod embedder;
+pub mod photo;
 pub mod policy;
 pub mod quality;

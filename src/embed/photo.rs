@@ -1,0 +1,67 @@
+//! Still photos → one embedding: the detector on the photo fitted into 640x640
+//! (PROVENANCE.md §4), the largest face, alignment on the full-resolution photo, the
+//! embedder. Used by `footfall enroll` and the verification test.
+
+use std::path::Path;
+
+use super::align::{ChipExtractor, CHIP};
+use super::embedder::{Embedder, Embedding};
+use crate::detect::geometry::Letterbox;
+use crate::detect::preprocess::{FrameRef, PixelLayout, Preprocessor};
+use crate::detect::yunet::{DetectParams, YuNet};
+use crate::onnx_runtime::Device;
+
+pub struct PhotoEmbedder {
+    yunet: YuNet,
+    embedder: Embedder,
+    pre: Preprocessor,
+    chips: ChipExtractor,
+    tensor: Vec<f32>,
+    chip: Vec<f32>,
+}
+
+impl PhotoEmbedder {
+    pub fn load(detector: &Path, embedder: &Path) -> Result<PhotoEmbedder, String> {
+        Ok(PhotoEmbedder {
+            yunet: YuNet::load(detector, Device::Cpu, 1)?,
+            embedder: Embedder::load(embedder, Device::Cpu, 1)?,
+            pre: Preprocessor::new(),
+            chips: ChipExtractor::default(),
+            tensor: Vec::new(),
+            chip: vec![0.0; 3 * CHIP * CHIP],
+        })
+    }
+
+    /// The embedding of the largest face of an RGB photo, or `None` when it has no face.
+    pub fn largest_face(
+        &mut self,
+        rgb: &[u8],
+        width: u32,
+        height: u32,
+    ) -> Result<Option<Embedding>, String> {
+        let frame = FrameRef::packed(PixelLayout::Rgb, width, height, rgb, width as usize * 3);
+        let lb = Letterbox::fit(width, height, 640, 640);
+        self.pre
+            .prepare(&frame, &lb, &mut self.tensor)
+            .map_err(|e| e.to_string())?;
+        let mut faces = Vec::new();
+        self.yunet
+            .detect(&self.tensor, &lb, &DetectParams::default(), &mut faces)?;
+        let Some(face) = faces
+            .iter()
+            .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+        else {
+            return Ok(None);
+        };
+        if self
+            .chips
+            .extract(&frame, &face.landmarks, &mut self.chip)
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        self.embedder.embed(&self.chip, &mut out)?;
+        Ok(out.pop())
+    }
+}
