@@ -63,6 +63,8 @@ struct Running {
     last_report: Option<u64>,
     in_view: u32,
     last_pts_s: f64,
+    /// Running time (ns) of the latest buffer.
+    last_now: u64,
 }
 
 #[derive(Default)]
@@ -72,23 +74,17 @@ pub struct FaceCounter {
 }
 
 impl FaceCounter {
-    /// Clock time of a buffer: base time + running time, so counters in different
-    /// pipelines sharing a gallery agree on "now"; falls back to the pipeline clock.
-    fn now(&self, pts: Option<gst::ClockTime>) -> u64 {
-        let obj = self.obj();
-        let base = obj.base_time().map(|t| t.nseconds()).unwrap_or(0);
-        let running = pts.and_then(|p| {
-            let seg = obj.segment();
+    /// Time of a buffer: its running time (ns), so files processed faster than real time age
+    /// identities by stream time. Without a timestamp, the last known time. (Running times
+    /// of separate pipelines only agree when they start together: see the README.)
+    fn now(&self, r: &Running, pts: Option<gst::ClockTime>) -> u64 {
+        pts.and_then(|p| {
+            let seg = self.obj().segment();
             seg.downcast_ref::<gst::ClockTime>()
                 .and_then(|s| s.to_running_time(p))
-        });
-        match running {
-            Some(r) => base + r.nseconds(),
-            None => obj
-                .current_clock_time()
-                .map(|t| t.nseconds())
-                .unwrap_or(base),
-        }
+        })
+        .map(|t| t.nseconds())
+        .unwrap_or(r.last_now)
     }
 
     /// Posts the counts on the bus and writes them as JSON when they changed or the report
@@ -111,9 +107,8 @@ impl FaceCounter {
         }
         r.last_counts = Some((counts, r.in_view));
         r.last_report = Some(now);
-        let running = now.saturating_sub(self.obj().base_time().map(|t| t.nseconds()).unwrap_or(0));
         let s = counts_structure(&counts, r.in_view, window_start)
-            .field("running-time", running)
+            .field("running-time", now)
             .build();
         let _ = self
             .obj()
@@ -130,7 +125,7 @@ impl FaceCounter {
         let settings = self.settings.lock().unwrap().clone();
         let mut guard = self.state.lock().unwrap();
         let Some(r) = guard.as_mut() else { return };
-        let now = self.now(None);
+        let now = r.last_now;
         for track in r.visits.live() {
             self.decide(r, &settings, track, now);
         }
@@ -348,9 +343,8 @@ impl BaseTransformImpl for FaceCounter {
             ),
             None => None,
         };
-        let now = self.now(None);
         *self.state.lock().unwrap() = Some(Running {
-            site: site::site(&s.gallery, now),
+            site: site::site(&s.gallery, 0),
             staff,
             visits: VisitBuilder::default(),
             events,
@@ -358,6 +352,7 @@ impl BaseTransformImpl for FaceCounter {
             last_report: None,
             in_view: 0,
             last_pts_s: 0.0,
+            last_now: 0,
         });
         Ok(())
     }
@@ -376,7 +371,6 @@ impl BaseTransformImpl for FaceCounter {
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let settings = self.settings.lock().unwrap().clone();
-        let now = self.now(buf.pts());
         let faces = face_meta::read_faces(buf);
         let embeddings = EmbeddingMeta::read(buf);
         // Embeddings stop here: nothing downstream (encoders, NVR) ever sees them.
@@ -387,6 +381,8 @@ impl BaseTransformImpl for FaceCounter {
             gst::element_imp_error!(self, gst::CoreError::Negotiation, ("counter not started"));
             return Err(gst::FlowError::NotNegotiated);
         };
+        let now = self.now(r, buf.pts());
+        r.last_now = now;
         r.last_pts_s = buf
             .pts()
             .map(|p| p.nseconds() as f64 / 1e9)
