@@ -25,6 +25,11 @@ pub fn caps() -> gst::Caps {
         .build()
 }
 
+/// Caps of elements that never read pixels: any raw video, in any memory.
+pub fn any_video_caps() -> gst::Caps {
+    gst::Caps::builder("video/x-raw").any_features().build()
+}
+
 /// The always-present `src` and `sink` templates of an in-place filter with `caps`.
 pub fn filter_templates(caps: &gst::Caps) -> Vec<gst::PadTemplate> {
     [

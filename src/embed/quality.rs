@@ -47,7 +47,12 @@ fn dist(a: [f32; 2], b: [f32; 2]) -> f32 {
 }
 
 /// Geometry-only factors: needs no pixels, so faces can be rejected before any chip is cut.
-pub fn geometric(face: &Face, others: &[BBox], frame_w: u32, frame_h: u32) -> Quality {
+pub fn geometric(
+    face: &Face,
+    others: impl IntoIterator<Item = BBox>,
+    frame_w: u32,
+    frame_h: u32,
+) -> Quality {
     let l = &face.landmarks;
     let eye = dist(l[0], l[1]);
     let mid = [(l[0][0] + l[1][0]) / 2.0, (l[0][1] + l[1][1]) / 2.0];
@@ -61,7 +66,7 @@ pub fn geometric(face: &Face, others: &[BBox], frame_w: u32, frame_h: u32) -> Qu
     let b = &face.bbox;
     let area = b.area().max(1e-3);
     let covered = others
-        .iter()
+        .into_iter()
         .map(|o| {
             let iw = (b.x2.min(o.x2) - b.x1.max(o.x1)).max(0.0);
             let ih = (b.y2.min(o.y2) - b.y1.max(o.y1)).max(0.0);
@@ -124,7 +129,7 @@ mod tests {
 
     #[test]
     fn frontal_large_confident_face_is_perfect_geometrically() {
-        let q = geometric(&frontal(100.0, 100.0, 40.0, 0.95), &[], 640, 480);
+        let q = geometric(&frontal(100.0, 100.0, 40.0, 0.95), [], 640, 480);
         assert_eq!(q.size, 1.0);
         assert_eq!(q.score, 1.0);
         assert!(q.pose > 0.95, "{q:?}");
@@ -134,12 +139,12 @@ mod tests {
 
     #[test]
     fn small_weak_turned_covered_and_clipped_faces_lose_quality() {
-        let base = geometric(&frontal(100.0, 100.0, 40.0, 0.95), &[], 640, 480).total();
-        assert!(geometric(&frontal(100.0, 100.0, 10.0, 0.95), &[], 640, 480).total() < base * 0.5);
-        assert!(geometric(&frontal(100.0, 100.0, 40.0, 0.65), &[], 640, 480).total() < base * 0.2);
+        let base = geometric(&frontal(100.0, 100.0, 40.0, 0.95), [], 640, 480).total();
+        assert!(geometric(&frontal(100.0, 100.0, 10.0, 0.95), [], 640, 480).total() < base * 0.5);
+        assert!(geometric(&frontal(100.0, 100.0, 40.0, 0.65), [], 640, 480).total() < base * 0.2);
         let mut turned = frontal(100.0, 100.0, 40.0, 0.95);
         turned.landmarks[2][0] += 18.0; // nose far to one side
-        assert!(geometric(&turned, &[], 640, 480).pose < 0.2);
+        assert!(geometric(&turned, [], 640, 480).pose < 0.2);
         let f = frontal(100.0, 100.0, 40.0, 0.95);
         let cover = BBox::new(
             f.bbox.x1,
@@ -147,9 +152,9 @@ mod tests {
             f.bbox.x1 + f.bbox.width() * 0.6,
             f.bbox.y2,
         );
-        assert_eq!(geometric(&f, &[cover], 640, 480).unoccluded, 0.0);
+        assert_eq!(geometric(&f, [cover], 640, 480).unoccluded, 0.0);
         assert_eq!(
-            geometric(&frontal(-30.0, 100.0, 40.0, 0.95), &[], 640, 480).inside,
+            geometric(&frontal(-30.0, 100.0, 40.0, 0.95), [], 640, 480).inside,
             0.0
         );
     }

@@ -122,12 +122,12 @@ impl FaceCounter {
 
     /// Ends every live track (end of stream) and reports the final counts.
     fn finish(&self) {
-        let settings = self.settings.lock().unwrap().clone();
+        let params = self.settings.lock().unwrap().params;
         let mut guard = self.state.lock().unwrap();
         let Some(r) = guard.as_mut() else { return };
         let now = r.last_now;
         for track in r.visits.live() {
-            self.decide(r, &settings, track, now);
+            self.decide(r, &params, track, now);
         }
         r.in_view = 0;
         let (counts, start) = {
@@ -137,14 +137,14 @@ impl FaceCounter {
         self.report(r, counts, start, now, true, 0);
     }
 
-    fn decide(&self, r: &mut Running, settings: &Settings, track: u64, now: u64) {
+    fn decide(&self, r: &mut Running, params: &CountParams, track: u64, now: u64) {
         let outcome = {
             let mut site = r.site.lock().unwrap();
             let site = &mut *site;
             r.visits.end(
                 track,
                 now,
-                &settings.params,
+                params,
                 &mut site.gallery,
                 r.staff.as_ref(),
                 &mut site.counts,
@@ -314,7 +314,7 @@ impl ElementImpl for FaceCounter {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = gst::Caps::builder("video/x-raw").any_features().build();
+            let caps = crate::video_frame::any_video_caps();
             crate::video_frame::filter_templates(&caps)
         });
         TEMPLATES.as_ref()
@@ -370,7 +370,10 @@ impl BaseTransformImpl for FaceCounter {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let settings = self.settings.lock().unwrap().clone();
+        let (params, report_interval_s) = {
+            let s = self.settings.lock().unwrap();
+            (s.params, s.report_interval_s)
+        };
         let faces = face_meta::read_faces(buf);
         let embeddings = EmbeddingMeta::read(buf);
         // Embeddings stop here: nothing downstream (encoders, NVR) ever sees them.
@@ -399,12 +402,12 @@ impl BaseTransformImpl for FaceCounter {
             r.visits.add_view(e.track_id, e.embedding, e.quality, now);
         }
         for track in ended {
-            self.decide(r, &settings, track, now);
+            self.decide(r, &params, track, now);
         }
         let (counts, window_start, evicted) = {
             let mut site = r.site.lock().unwrap();
-            site.gallery.expire(now, settings.params.retention);
-            let evicted = site.gallery.enforce_capacity(settings.params.capacity);
+            site.gallery.expire(now, params.retention);
+            let evicted = site.gallery.enforce_capacity(params.capacity);
             (site.counts, site.window_start, evicted)
         };
         if evicted > 0 {
@@ -414,7 +417,7 @@ impl BaseTransformImpl for FaceCounter {
                 (
                     "gallery full: erased the {} least recently seen identities (capacity {})",
                     evicted,
-                    settings.params.capacity
+                    params.capacity
                 )
             );
         }
@@ -424,7 +427,7 @@ impl BaseTransformImpl for FaceCounter {
             window_start,
             now,
             false,
-            settings.report_interval_s as u64 * NS,
+            report_interval_s as u64 * NS,
         );
         drop(guard);
         if let Ok(mut m) = CustomMeta::add(buf, COUNTS_META) {

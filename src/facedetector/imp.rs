@@ -85,7 +85,12 @@ pub struct FaceDetector {
 }
 
 impl FaceDetector {
-    fn detect_frame(&self, buf: &mut gst::BufferRef, settings: &Settings) -> Result<usize, String> {
+    fn detect_frame(
+        &self,
+        buf: &mut gst::BufferRef,
+        params: &DetectParams,
+        size: (u32, u32),
+    ) -> Result<usize, String> {
         let mut state = self.state.lock().unwrap();
         let state = &mut *state;
         let Some(video) = state.video.as_ref() else {
@@ -96,19 +101,12 @@ impl FaceDetector {
             .as_mut()
             .ok_or_else(|| "detector not started".to_string())?;
         let (w, h) = (video.info.width(), video.info.height());
-        let lb = Letterbox::fit(w, h, settings.inference_width, settings.inference_height);
+        let lb = Letterbox::fit(w, h, size.0, size.1);
         video
             .with_frame(buf, |fr| det.pre.prepare(fr, &lb, &mut det.tensor))?
             .map_err(|e| format!("cannot prepare the frame: {e}"))?;
-        let params = DetectParams {
-            score_threshold: settings.threshold,
-            nms_iou: settings.nms_threshold,
-            min_face_size: settings.min_face_size as f32,
-            max_faces: settings.max_faces as usize,
-        };
         det.faces.clear();
-        det.yunet
-            .detect(&det.tensor, &lb, &params, &mut det.faces)?;
+        det.yunet.detect(&det.tensor, &lb, params, &mut det.faces)?;
         let mut attached = 0i32;
         for face in &det.faces {
             if face_meta::attach_face(buf, face, attached, w, h) {
@@ -312,16 +310,30 @@ impl BaseTransformImpl for FaceDetector {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let settings = self.settings.lock().unwrap().clone();
+        // Only the per-frame values, copied under the lock (no per-frame allocation).
+        let (params, size, interval) = {
+            let s = self.settings.lock().unwrap();
+            let params = DetectParams {
+                score_threshold: s.threshold,
+                nms_iou: s.nms_threshold,
+                min_face_size: s.min_face_size as f32,
+                max_faces: s.max_faces as usize,
+            };
+            (
+                params,
+                (s.inference_width, s.inference_height),
+                s.inference_interval,
+            )
+        };
         let frame = {
             let mut state = self.state.lock().unwrap();
             let n = state.frames;
             state.frames += 1;
             n
         };
-        let run = frame % settings.inference_interval.max(1) as u64 == 0;
+        let run = frame % interval.max(1) as u64 == 0;
         if run {
-            match self.detect_frame(buf, &settings) {
+            match self.detect_frame(buf, &params, size) {
                 Ok(n) => gst::trace!(CAT, imp = self, "frame {}: {} faces", frame, n),
                 Err(e) => {
                     gst::element_imp_error!(

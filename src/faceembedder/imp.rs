@@ -83,7 +83,12 @@ struct Candidate {
 }
 
 impl FaceEmbedder {
-    fn embed_frame(&self, buf: &mut gst::BufferRef, s: &Settings) -> Result<usize, String> {
+    fn embed_frame(
+        &self,
+        buf: &mut gst::BufferRef,
+        policy: &EmbedPolicy,
+        batch_size: u32,
+    ) -> Result<usize, String> {
         let mut state = self.state.lock().unwrap();
         let state = &mut *state;
         let frame_no = state.frames;
@@ -119,13 +124,16 @@ impl FaceEmbedder {
             if f.predicted {
                 continue; // no detection on this frame: landmarks are guesses
             }
-            let others: Vec<BBox> = boxes
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .map(|(_, b)| *b)
-                .collect();
-            let factors = quality::geometric(&f.face(), &others, w, h);
+            let factors = quality::geometric(
+                &f.face(),
+                boxes
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, b)| *b),
+                w,
+                h,
+            );
             let q = factors.total();
             gst::trace!(
                 CAT,
@@ -135,7 +143,7 @@ impl FaceEmbedder {
                 q,
                 factors
             );
-            if worker.scheduler.wants(&s.policy, track, q, frame_no) {
+            if worker.scheduler.wants(policy, track, q, frame_no) {
                 candidates.push(Candidate {
                     track,
                     landmarks: f.landmarks,
@@ -173,7 +181,7 @@ impl FaceEmbedder {
                     sharp,
                     q
                 );
-                if q >= s.policy.min_quality {
+                if q >= policy.min_quality {
                     chosen.push((c.track, q));
                 } else {
                     batch.truncate(start);
@@ -181,7 +189,7 @@ impl FaceEmbedder {
             }
         })?;
         worker.embeddings.clear();
-        for part in worker.batch.chunks(per * s.batch_size.max(1) as usize) {
+        for part in worker.batch.chunks(per * batch_size.max(1) as usize) {
             worker.embedder.embed(part, &mut worker.embeddings)?;
         }
         let items: Vec<FaceEmbedding> = chosen
@@ -367,8 +375,11 @@ impl BaseTransformImpl for FaceEmbedder {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let settings = self.settings.lock().unwrap().clone();
-        match self.embed_frame(buf, &settings) {
+        let (policy, batch_size) = {
+            let s = self.settings.lock().unwrap();
+            (s.policy, s.batch_size)
+        };
+        match self.embed_frame(buf, &policy, batch_size) {
             Ok(n) => {
                 if n > 0 {
                     gst::trace!(CAT, imp = self, "{} embeddings", n);

@@ -135,8 +135,7 @@ impl ElementImpl for FaceTracker {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            // Pixels are never read: any raw video, any memory.
-            let caps = gst::Caps::builder("video/x-raw").any_features().build();
+            let caps = crate::video_frame::any_video_caps();
             crate::video_frame::filter_templates(&caps)
         });
         TEMPLATES.as_ref()
