@@ -120,9 +120,9 @@ fn synth_clips_against_truth() {
         "long clip within ±5 % of 24: {}",
         l.unique
     );
-    // Truth 8: the known miss is S02's hair change (same person at ~0.53 > match-threshold 0.5).
+    // Truth 8, including S02's hair change (same person at a visit distance of ~0.51).
     let r = count("synth/synth_returns", "");
-    assert!((8..=9).contains(&r.unique), "{}", r.unique);
+    assert_eq!(r.unique, 8);
     assert_eq!(r.visits, 17);
 }
 
@@ -172,54 +172,121 @@ fn real_clips_against_truth() {
     }
     // Back-of-head detections must not become visitors (strict truth 0, range 0-6).
     assert!(count("real/one-by-one-person-detection", "").unique <= 6);
-    // Known misses (faces 10-27 px get no embedding of enough quality): reported only.
-    for clip in [
-        "real/face-demographics-walking",
-        "real/classroom",
-        "real/store-aisle-detection",
+    // Faces of 14-27 px: too small to identify, counted once per track (truth ranges).
+    for (clip, range) in [
+        ("real/face-demographics-walking", 1..=2),
+        ("real/classroom", 1..=4),
+        ("real/store-aisle-detection", 0..=1),
     ] {
-        count(clip, "");
+        let f = count(clip, "");
+        assert!(range.contains(&f.unique), "{clip}: {}", f.unique);
     }
+    // Turned off, nobody is identified there.
+    assert_eq!(
+        count("real/face-demographics-walking", "small-face-width=0").unique,
+        0
+    );
+}
+
+/// Runs the chain until EOS, returning the bus warnings and the last JSON counts line.
+fn run_with_warnings(clip: &str, props: &str, name: &str) -> (Vec<String>, serde_json::Value) {
+    let json = tmp(name);
+    let _ = std::fs::remove_file(&json);
+    let run = common::run_pipeline(
+        &format!(
+            "filesrc location={} ! decodebin ! videoconvert ! facedetector model={} ! facetracker ! faceembedder model={} \
+             ! facecounter gallery={name} location={} {props} ! fakesink name=sink sync=false",
+            shared(&format!("media/{clip}.mp4")).display(),
+            common::detector_model().display(),
+            shared("models/face_embedder.onnx").display(),
+            json.display()
+        ),
+        600,
+    );
+    assert!(run.error.is_none(), "{clip}: {:?}", run.error);
+    let text = std::fs::read_to_string(&json).unwrap();
+    (
+        run.warnings,
+        serde_json::from_str(text.lines().last().unwrap()).unwrap(),
+    )
+}
+
+#[test]
+fn retention_forgets_and_returning_people_count_again() {
+    // synth_returns: 17 visits of 8 people, every return more than 3 s after the last visit.
+    let (_, kept) = run_with_warnings("synth/synth_returns", "", "retention-default");
+    let (_, forgot) = run_with_warnings("synth/synth_returns", "retention=3", "retention-3s");
+    println!("retention 12 h: {kept}\nretention 3 s: {forgot}");
+    assert_eq!(kept["returning_visits"], 9);
+    assert_eq!(
+        forgot["returning_visits"], 0,
+        "identities erased before anyone returned"
+    );
+    assert_eq!(forgot["unique_visitors"], forgot["visits"]);
+    assert_eq!(forgot["visits"], kept["visits"]);
+}
+
+#[test]
+fn capacity_erases_the_oldest_with_a_warning() {
+    let (warnings, full) = run_with_warnings("synth/synth_returns", "capacity=2", "capacity-2");
+    println!("capacity 2: {full}; {} warnings", warnings.len());
+    assert!(
+        warnings.iter().any(|w| w
+            .contains("gallery full: erased the 1 least recently seen identities (capacity 2)")),
+        "{warnings:?}"
+    );
+    // returns of forgotten people count as new visitors: more unique than the truth (8)
+    assert!(full["unique_visitors"].as_u64().unwrap() > 8);
+    assert_eq!(full["visits"], 17);
+}
+
+/// The whole chain on `clip` into a counter of `gallery` writing JSON lines to a fresh file
+/// named after `name`.
+fn counter_pipeline(clip: &str, gallery: &str, name: &str) -> (gst::Pipeline, std::path::PathBuf) {
+    common::init();
+    let json = tmp(&format!("{name}.jsonl"));
+    let _ = std::fs::remove_file(&json);
+    let p = gst::parse::launch(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! facedetector model={} ! facetracker ! faceembedder model={} \
+         ! facecounter gallery={gallery} location={} ! fakesink sync=false",
+        shared(&format!("media/{clip}.mp4")).display(),
+        common::detector_model().display(),
+        shared("models/face_embedder.onnx").display(),
+        json.display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    (p, json)
+}
+
+/// Runs two pipelines at the same time to EOS, then stops both.
+fn run_together(a: &gst::Pipeline, b: gst::Pipeline) {
+    let tb = std::thread::spawn(move || {
+        let r = play_to_eos(&b, Some(std::time::Duration::from_secs(600)));
+        (r, b)
+    });
+    let ra = play_to_eos(a, Some(std::time::Duration::from_secs(600)));
+    let (rb, b) = tb.join().unwrap();
+    ra.unwrap();
+    rb.unwrap();
+    a.set_state(gst::State::Null).unwrap();
+    b.set_state(gst::State::Null).unwrap();
+}
+
+fn last_line(p: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(std::fs::read_to_string(p).unwrap().lines().last().unwrap()).unwrap()
 }
 
 /// Two counters naming one gallery, running at the same time on the same visitors (two
 /// entrances seeing the same people): the site total is that of one entrance.
 #[test]
 fn two_counters_share_a_gallery() {
-    common::init();
-    let clip = shared("media/real/face-demographics-walking-and-pause.mp4");
-    let make = |name: &str| {
-        let json = tmp(&format!("shared-{name}.jsonl"));
-        let _ = std::fs::remove_file(&json);
-        let p = gst::parse::launch(&format!(
-            "filesrc location={} ! decodebin ! videoconvert ! facedetector model={} ! facetracker ! faceembedder model={} \
-             ! facecounter gallery=two-entrances location={} ! fakesink sync=false",
-            clip.display(),
-            common::detector_model().display(),
-            shared("models/face_embedder.onnx").display(),
-            json.display()
-        ))
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
-        (p, json)
-    };
-    let (a, ja) = make("a");
-    let (b, jb) = make("b");
-    let tb = std::thread::spawn(move || {
-        let r = play_to_eos(&b, Some(std::time::Duration::from_secs(300)));
-        (r, b)
-    });
-    let ra = play_to_eos(&a, Some(std::time::Duration::from_secs(300)));
-    let (rb, b) = tb.join().unwrap();
-    ra.unwrap();
-    rb.unwrap();
-    a.set_state(gst::State::Null).unwrap();
-    b.set_state(gst::State::Null).unwrap();
-    let last = |p: &std::path::Path| -> serde_json::Value {
-        serde_json::from_str(std::fs::read_to_string(p).unwrap().lines().last().unwrap()).unwrap()
-    };
-    let (fa, fb) = (last(&ja), last(&jb));
+    let clip = "real/face-demographics-walking-and-pause";
+    let (a, ja) = counter_pipeline(clip, "two-entrances", "shared-a");
+    let (b, jb) = counter_pipeline(clip, "two-entrances", "shared-b");
+    run_together(&a, b);
+    let (fa, fb) = (last_line(&ja), last_line(&jb));
     println!("shared gallery: entrance A {fa}, entrance B {fb}");
     let total = fa["unique_visitors"]
         .as_u64()
@@ -229,6 +296,51 @@ fn two_counters_share_a_gallery() {
         total, 3,
         "3 people crossing both entrances are 3 visitors, not 6"
     );
+}
+
+/// Two entrances of one site seeing different clips that share eight people
+/// (synth_returns' cast all walk through synth_long_benchmark too): they are counted once.
+#[test]
+fn two_clips_with_the_same_people_count_them_once() {
+    let (a, ja) = counter_pipeline("synth/synth_long_benchmark", "one-site", "site-long");
+    let (b, jb) = counter_pipeline("synth/synth_returns", "one-site", "site-returns");
+    run_together(&a, b);
+    // Both write the site totals; the one that finished last has the final ones.
+    let site = [last_line(&ja), last_line(&jb)]
+        .into_iter()
+        .max_by_key(|v| v["visits"].as_u64().unwrap())
+        .unwrap();
+    println!("one site, two clips: {site}");
+    // 24 people in all (the 8 of synth_returns are among the 24), 45 + 17 visits. Separate
+    // galleries would count 25 + 8 = 33. Measured: 26 — the long clip's own +1, and one of
+    // the 8 (a different photo at visit distance 0.532, over the 0.52 threshold) counted twice.
+    let unique = site["unique_visitors"].as_u64().unwrap();
+    assert!((23..=26).contains(&unique), "{unique}: not within 24 +2/-1");
+    assert!(
+        (60..=62).contains(&site["visits"].as_u64().unwrap()),
+        "{site}"
+    );
+}
+
+/// A second pipeline joining a site later (a camera added at run time) shares the site's
+/// clock: the same three people seen again 7 s later are three returning visits — not new
+/// visitors, and not the continuation of visits that ended seconds ago on its own clock.
+#[test]
+fn a_pipeline_started_later_shares_the_site_clock() {
+    let clip = "real/face-demographics-walking-and-pause";
+    // The first pipeline stays in PLAYING (holding the site) while the second runs.
+    let (a, _) = counter_pipeline(clip, "late-joiner", "late-a");
+    play_to_eos(&a, Some(std::time::Duration::from_secs(120))).unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(7));
+    let (b, second) = counter_pipeline(clip, "late-joiner", "late-b");
+    play_to_eos(&b, Some(std::time::Duration::from_secs(120))).unwrap();
+    b.set_state(gst::State::Null).unwrap();
+    a.set_state(gst::State::Null).unwrap();
+    let last = last_line(&second);
+    println!("after the late joiner: {last}");
+    assert_eq!(last["unique_visitors"], 3);
+    assert_eq!(last["visits"], 6);
+    assert_eq!(last["returning_visits"], 3);
 }
 
 #[test]

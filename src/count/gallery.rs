@@ -8,6 +8,7 @@
 //! Storage is one flat `Vec<f32>` of all embeddings plus an owner per row, so a search is a
 //! single pass over contiguous memory that the compiler vectorises.
 
+use super::quantized::{self, Quantized, QuantizedRows};
 use crate::embed::embedder::{Embedding, DIM};
 
 /// Embeddings kept per identity (the best views).
@@ -19,15 +20,32 @@ pub struct Identity {
     pub last_seen: u64,
     pub first_seen: u64,
     pub visits: u32,
-    /// Qualities of the stored embeddings, in row order.
-    qualities: Vec<f32>,
+    /// (row, quality) of the stored views.
+    views: Vec<(u32, f32)>,
 }
 
-/// Result of a search.
+/// Result of a search: the closest identity and its visit distance to the probe.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Match {
     pub id: u64,
     pub distance: f32,
+}
+
+/// How far a set of probe views (one visit) is from a set of stored views (one identity):
+/// the mean of the closest pair and of each probe view's nearest stored view. The closest
+/// pair alone lets one lucky frame merge look-alikes; the per-view mean alone punishes a
+/// single bad frame. Averaging both asks for a close pair *and* agreement of the visit's
+/// other views. Never below the closest pair distance (the search's pruning relies on it).
+pub fn visit_distance(pair_distances: &[f32], probe_views: usize) -> f32 {
+    let stored = pair_distances.len() / probe_views.max(1);
+    let mut closest = f32::INFINITY;
+    let mut sum_nearest = 0.0;
+    for per_probe in pair_distances.chunks_exact(stored.max(1)) {
+        let nearest = per_probe.iter().copied().fold(f32::INFINITY, f32::min);
+        closest = closest.min(nearest);
+        sum_nearest += nearest;
+    }
+    (closest + sum_nearest / probe_views.max(1) as f32) / 2.0
 }
 
 #[derive(Debug, Default)]
@@ -35,6 +53,12 @@ pub struct Gallery {
     identities: Vec<Identity>,
     /// Row-major embeddings, `DIM` floats per row.
     rows: Vec<f32>,
+    /// The same rows quantised to 8 bits (first pass of a search) and their rounding errors.
+    rows_q: QuantizedRows,
+    row_err: Vec<f32>,
+    /// Largest of `row_err` (rows are only ever re-quantised, so a stale maximum is still
+    /// an upper bound; it is recomputed when rows are erased).
+    max_row_err: f32,
     /// Index into `identities` of each row's owner.
     owner: Vec<u32>,
     next_id: u64,
@@ -64,23 +88,51 @@ impl Gallery {
         self.owner.len()
     }
 
-    /// The identity closest to any of `probe` (minimum over all probe × stored pairs), if any
-    /// is closer than `threshold`.
-    pub fn search(&self, probe: &[Embedding], threshold: f32) -> Option<Match> {
-        let mut best: Option<(usize, f32)> = None;
-        let t2 = threshold * threshold;
-        for p in probe {
-            for (row, v) in self.rows.chunks_exact(DIM).enumerate() {
-                let d2 = squared_distance(v, p);
-                if d2 < t2 && best.is_none_or(|(_, b)| d2 < b) {
-                    best = Some((row, d2));
+    /// The identity with the smallest [`visit_distance`] to `probe`, if it is below `radius`.
+    ///
+    /// First pass: every stored row against every probe view in 8 bits, one sweep over
+    /// memory; identities with no row that could be within `radius` are skipped (exact lower
+    /// bound, see [`quantized`]). Second pass: the remaining identities in `f32`.
+    pub fn search(&self, probe: &[Embedding], radius: f32) -> Option<Match> {
+        if probe.is_empty() || self.rows.is_empty() {
+            return None;
+        }
+        let (probe_q, probe_err): (Vec<Quantized>, Vec<f32>) =
+            probe.iter().map(quantized::quantize).unzip();
+        let limits: Vec<i32> = probe_err
+            .iter()
+            .map(|&e| quantized::limit_for(radius, e, self.max_row_err))
+            .collect();
+        let mut candidates: Vec<u32> = Vec::new();
+        self.rows_q.scan(&probe_q, &limits, &mut |row, _| {
+            candidates.push(self.owner[row]);
+        });
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut best: Option<Match> = None;
+        let mut pairs = Vec::new();
+        for idx in candidates {
+            let ident = &self.identities[idx as usize];
+            pairs.clear();
+            for p in probe {
+                for &(row, _) in &ident.views {
+                    pairs.push(squared_distance(self.row(row), p).sqrt());
                 }
             }
+            let distance = visit_distance(&pairs, probe.len());
+            if distance < radius && best.is_none_or(|b| distance < b.distance) {
+                best = Some(Match {
+                    id: ident.id,
+                    distance,
+                });
+            }
         }
-        best.map(|(row, d2)| Match {
-            id: self.identities[self.owner[row] as usize].id,
-            distance: d2.sqrt(),
-        })
+        best
+    }
+
+    fn row(&self, row: u32) -> &[f32] {
+        let r = row as usize * DIM;
+        &self.rows[r..r + DIM]
     }
 
     /// Adds a new identity made of `embeddings` (best first is not required; the best
@@ -93,60 +145,59 @@ impl Gallery {
             last_seen: now,
             first_seen: now,
             visits: 1,
-            qualities: Vec::new(),
+            views: Vec::new(),
         });
-        self.add_embeddings(id, embeddings);
+        self.add_embeddings(self.identities.len() - 1, embeddings);
         id
     }
 
     /// Marks a returning visit of `id` at `now` and merges its new views.
     pub fn revisit(&mut self, id: u64, embeddings: &[(Embedding, f32)], now: u64, new_visit: bool) {
-        if let Some(i) = self.index_of(id) {
+        if let Some(i) = self.identities.iter().position(|i| i.id == id) {
             let ident = &mut self.identities[i];
             ident.last_seen = ident.last_seen.max(now);
             if new_visit {
                 ident.visits += 1;
             }
-            self.add_embeddings(id, embeddings);
+            self.add_embeddings(i, embeddings);
         }
     }
 
-    fn index_of(&self, id: u64) -> Option<usize> {
-        self.identities.iter().position(|i| i.id == id)
-    }
-
-    /// Stores views of `id`, keeping its best [`MAX_EMBEDDINGS_PER_IDENTITY`] by quality.
-    fn add_embeddings(&mut self, id: u64, embeddings: &[(Embedding, f32)]) {
-        let Some(idx) = self.index_of(id) else { return };
+    /// Stores views of identity `idx`, keeping its best [`MAX_EMBEDDINGS_PER_IDENTITY`].
+    fn add_embeddings(&mut self, idx: usize, embeddings: &[(Embedding, f32)]) {
         for (e, q) in embeddings {
-            let n = self.identities[idx].qualities.len();
-            if n < MAX_EMBEDDINGS_PER_IDENTITY {
+            let views = &self.identities[idx].views;
+            if views.len() < MAX_EMBEDDINGS_PER_IDENTITY {
+                let row = self.owner.len() as u32;
                 self.rows.extend_from_slice(e);
+                let (eq, err) = quantized::quantize(e);
+                self.rows_q.push(&eq);
+                self.row_err.push(err);
+                self.max_row_err = self.max_row_err.max(err);
                 self.owner.push(idx as u32);
-                self.identities[idx].qualities.push(*q);
+                self.identities[idx].views.push((row, *q));
                 continue;
             }
             // Replace the worst stored view if this one is better.
-            let (worst_k, worst_q) = self.identities[idx]
-                .qualities
+            let (k, &(row, worst_q)) = views
                 .iter()
-                .copied()
                 .enumerate()
-                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .min_by(|a, b| a.1 .1.total_cmp(&b.1 .1))
                 .expect("non-empty");
             if *q > worst_q {
-                let row = self
-                    .owner
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, o)| **o as usize == idx)
-                    .nth(worst_k)
-                    .map(|(r, _)| r)
-                    .expect("row of a stored view");
-                self.rows[row * DIM..(row + 1) * DIM].copy_from_slice(e);
-                self.identities[idx].qualities[worst_k] = *q;
+                self.write_row(row, e);
+                self.identities[idx].views[k].1 = *q;
             }
         }
+    }
+
+    fn write_row(&mut self, row: u32, e: &Embedding) {
+        let r = row as usize;
+        self.rows[r * DIM..(r + 1) * DIM].copy_from_slice(e);
+        let (eq, err) = quantized::quantize(e);
+        self.rows_q.set(r, &eq);
+        self.row_err[r] = err;
+        self.max_row_err = self.max_row_err.max(err);
     }
 
     /// Erases identities not seen since `now - retention`; returns how many.
@@ -196,33 +247,33 @@ impl Gallery {
         if removed == 0 {
             return 0;
         }
-        let mut new_index = vec![u32::MAX; keep.len()];
-        let mut n = 0u32;
-        for (k, &kept) in keep.iter().enumerate() {
-            if kept {
-                new_index[k] = n;
-                n += 1;
-            }
-        }
         let mut rows = Vec::with_capacity(self.rows.len());
+        let mut rows_q = QuantizedRows::default();
+        let mut row_err = Vec::with_capacity(self.row_err.len());
         let mut owner = Vec::with_capacity(self.owner.len());
-        for (r, o) in self.owner.iter().enumerate() {
-            let ni = new_index[*o as usize];
-            if ni != u32::MAX {
+        let mut identities = Vec::with_capacity(self.identities.len() - removed);
+        for (ident, _) in self.identities.drain(..).zip(&keep).filter(|(_, k)| **k) {
+            let idx = identities.len() as u32;
+            let mut moved = ident;
+            for view in moved.views.iter_mut() {
+                let r = view.0 as usize;
                 rows.extend_from_slice(&self.rows[r * DIM..(r + 1) * DIM]);
-                owner.push(ni);
+                rows_q.push(&self.rows_q.get(r));
+                row_err.push(self.row_err[r]);
+                view.0 = owner.len() as u32;
+                owner.push(idx);
             }
+            identities.push(moved);
         }
         // Erased embeddings are overwritten, not just forgotten.
         self.rows.iter_mut().for_each(|v| *v = 0.0);
+        self.rows_q.wipe();
+        self.max_row_err = row_err.iter().copied().fold(0.0, f32::max);
         self.rows = rows;
+        self.rows_q = rows_q;
+        self.row_err = row_err;
         self.owner = owner;
-        let mut k = 0;
-        self.identities.retain(|_| {
-            let kept = keep[k];
-            k += 1;
-            kept
-        });
+        self.identities = identities;
         removed
     }
 }
@@ -279,9 +330,61 @@ mod tests {
         assert!((m.distance - 0.3).abs() < 1e-4);
         assert_eq!(g.search(&[near(&emb(2), 0.1)], 0.5).unwrap().id, b);
         assert!(g.search(&[emb(3)], 0.5).is_none(), "a stranger");
-        // minimum over several probe views
-        let m = g.search(&[emb(3), near(&emb(2), 0.45)], 0.5).unwrap();
+        // several probe views: the closest pair and every view's nearest both count
+        let m = g
+            .search(&[near(&emb(2), 0.1), near(&emb(2), 0.3)], 0.5)
+            .unwrap();
         assert_eq!(m.id, b);
+        assert!((m.distance - 0.15).abs() < 1e-4, "{}", m.distance);
+    }
+
+    #[test]
+    fn one_lucky_view_does_not_merge_a_visit() {
+        let mut g = Gallery::new();
+        g.insert(&[(emb(2), 0.9)], 0);
+        // one view at 0.45 (under 0.5) but the visit's other view is someone else
+        assert!(g.search(&[emb(3), near(&emb(2), 0.45)], 0.5).is_none());
+        // the visit distance: closest pair 0.1; nearest per view 0.1 and 0.7 (mean 0.4)
+        assert!((visit_distance(&[0.1, 0.9, 0.7, 0.8], 2) - 0.25).abs() < 1e-6);
+        assert!((visit_distance(&[0.3], 1) - 0.3).abs() < 1e-6);
+    }
+
+    #[test]
+    fn search_agrees_with_brute_force_at_scale() {
+        // 3,000 identities of 1-3 views: the 8-bit first pass never changes the answer
+        let mut g = Gallery::new();
+        let mut stored: Vec<(u64, Vec<Embedding>)> = Vec::new();
+        for i in 0..3000u32 {
+            let views: Vec<Embedding> = (0..1 + i % 3)
+                .map(|k| near(&emb(i), k as f32 * 0.2))
+                .collect();
+            let with_q: Vec<(Embedding, f32)> = views.iter().map(|v| (*v, 0.5)).collect();
+            stored.push((g.insert(&with_q, 0), views));
+        }
+        for probe_seed in [7u32, 1500, 2999, 9999] {
+            let probe = [near(&emb(probe_seed), 0.3), near(&emb(probe_seed), -0.25)];
+            for radius in [0.5f32, 1.0, 2.0] {
+                let mut expect: Option<Match> = None;
+                for (id, views) in &stored {
+                    let pairs: Vec<f32> = probe
+                        .iter()
+                        .flat_map(|p| views.iter().map(move |v| squared_distance(v, p).sqrt()))
+                        .collect();
+                    let d = visit_distance(&pairs, probe.len());
+                    if d < radius && expect.is_none_or(|b| d < b.distance) {
+                        expect = Some(Match {
+                            id: *id,
+                            distance: d,
+                        });
+                    }
+                }
+                assert_eq!(
+                    g.search(&probe, radius),
+                    expect,
+                    "seed {probe_seed} radius {radius}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod gallery;
+pub mod quantized;
 pub mod site;
 pub mod staff;
 pub mod visits;

@@ -5,23 +5,34 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::time::{Instant, SystemTime};
 
 use super::gallery::Gallery;
 use super::visits::Counts;
 
 /// One site's identities and totals.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Site {
     pub gallery: Gallery,
     pub counts: Counts,
-    /// Clock time (ns) the counting window started.
+    /// Wall-clock time (ns since the Unix epoch) the counting window started.
     pub window_start: u64,
+    /// Monotonic origin of the site clock: counters in separate pipelines, started at
+    /// different times, place their stream time on this one clock (see `facecounter`).
+    pub opened: Instant,
+}
+
+impl Site {
+    /// Nanoseconds on the site clock now.
+    pub fn clock_now(&self) -> u64 {
+        self.opened.elapsed().as_nanos() as u64
+    }
 }
 
 static SITES: LazyLock<Mutex<HashMap<String, Weak<Mutex<Site>>>>> = LazyLock::new(Default::default);
 
-/// The site named `name`, created (empty, window starting at `now`) if no element holds it.
-pub fn site(name: &str, now: u64) -> Arc<Mutex<Site>> {
+/// The site named `name`, created (empty, window starting now) if no element holds it.
+pub fn site(name: &str) -> Arc<Mutex<Site>> {
     let mut sites = SITES.lock().unwrap();
     if let Some(s) = sites.get(name).and_then(Weak::upgrade) {
         return s;
@@ -29,7 +40,11 @@ pub fn site(name: &str, now: u64) -> Arc<Mutex<Site>> {
     let s = Arc::new(Mutex::new(Site {
         gallery: Gallery::new(),
         counts: Counts::default(),
-        window_start: now,
+        window_start: SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
+        opened: Instant::now(),
     }));
     sites.insert(name.to_string(), Arc::downgrade(&s));
     sites.retain(|_, w| w.strong_count() > 0);
@@ -42,17 +57,18 @@ mod tests {
 
     #[test]
     fn same_name_shares_and_last_user_frees() {
-        let a = site("test-shop", 5);
-        let b = site("test-shop", 9);
+        let a = site("test-shop");
+        a.lock().unwrap().counts.visits = 3;
+        let b = site("test-shop");
         assert!(Arc::ptr_eq(&a, &b));
-        assert_eq!(b.lock().unwrap().window_start, 5);
-        let other = site("test-other", 0);
+        assert_eq!(b.lock().unwrap().counts.visits, 3);
+        let other = site("test-other");
         assert!(!Arc::ptr_eq(&a, &other));
         drop((a, b));
-        let fresh = site("test-shop", 7);
+        let fresh = site("test-shop");
         assert_eq!(
-            fresh.lock().unwrap().window_start,
-            7,
+            fresh.lock().unwrap().counts.visits,
+            0,
             "a site without users starts afresh"
         );
     }

@@ -10,9 +10,14 @@ use crate::embed::embedder::Embedding;
 /// Best views kept per track for the decision.
 const VIEWS_PER_TRACK: usize = 5;
 
+/// How far past `match_threshold` the search still looks, so a new visitor's event can say
+/// how close the nearest known identity was (the decision's margin).
+pub const REPORT_BEYOND_THRESHOLD: f32 = 0.1;
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CountParams {
-    /// Euclidean distance under which two faces are the same person.
+    /// Visit distance ([`crate::count::gallery::visit_distance`], Euclidean on the raw
+    /// embeddings) under which a visit is someone already in the gallery.
     pub match_threshold: f32,
     /// Identities are erased this long after they were last seen (ns).
     pub retention: u64,
@@ -23,16 +28,26 @@ pub struct CountParams {
     pub merge_window: u64,
     /// Tracks in view for fewer frames than this never open a new identity.
     pub min_track_frames: u32,
+    /// A track never embedded whose faces all stayed narrower than this (pixels) is a
+    /// person too far away to identify: counted as a visitor that cannot be de-duplicated.
+    /// Wider faces that never gave a usable view (back of a head, profile, blur) are not
+    /// counted. 0 turns this off.
+    pub small_face_width: u32,
+    /// Frames a small-face track must be confirmed for to count (no embedding backs it up).
+    pub min_small_track_frames: u32,
 }
 
 impl Default for CountParams {
     fn default() -> Self {
         CountParams {
-            match_threshold: 0.5,
+            // Tuned on the synth clips (0.51-0.53 all give exact counts on the short ones).
+            match_threshold: 0.52,
             retention: 12 * 3600 * 1_000_000_000,
             capacity: 100_000,
             merge_window: 2_000_000_000,
             min_track_frames: 5,
+            small_face_width: 32,
+            min_small_track_frames: 15,
         }
     }
 }
@@ -49,14 +64,18 @@ pub struct Counts {
 /// What a finished track turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Outcome {
-    /// First visit of someone not in the gallery.
-    New { identity: u64 },
+    /// First visit of someone not in the gallery; `nearest` is the visit distance to the
+    /// closest identity when one was within the threshold + [`REPORT_BEYOND_THRESHOLD`].
+    New { identity: u64, nearest: Option<f32> },
     /// Someone seen before (within the retention window).
     Returning { identity: u64, distance: f32 },
     /// The same visit as an identity seen moments before: not counted again.
     Continued { identity: u64, distance: f32 },
     /// Matches the staff gallery: excluded from the visitor counts.
     Staff { distance: f32 },
+    /// A person whose face was too small to identify all along: a new visitor that cannot
+    /// be matched later (see [`CountParams::small_face_width`]).
+    Unidentified,
     /// Never embedded, or too short and unmatched: no visit.
     Ignored,
 }
@@ -66,6 +85,7 @@ struct TrackViews {
     views: Vec<(Embedding, f32)>,
     frames: u32,
     first_seen: u64,
+    widest_face: u32,
 }
 
 /// Per-element state: the tracks in view and their views so far.
@@ -75,13 +95,14 @@ pub struct VisitBuilder {
 }
 
 impl VisitBuilder {
-    /// The confirmed track was in view on a frame at `now`.
-    pub fn observe(&mut self, track: u64, now: u64) {
+    /// The confirmed track was in view on a frame at `now`, its face `width` pixels wide.
+    pub fn observe(&mut self, track: u64, now: u64, width: u32) {
         let t = self.tracks.entry(track).or_insert_with(|| TrackViews {
             first_seen: now,
             ..Default::default()
         });
         t.frames += 1;
+        t.widest_face = t.widest_face.max(width);
     }
 
     /// A new embedding of `track` (kept if among its best views).
@@ -114,6 +135,12 @@ impl VisitBuilder {
             return Outcome::Ignored;
         };
         if t.views.is_empty() {
+            let small = t.widest_face < p.small_face_width;
+            if small && t.frames >= p.min_small_track_frames {
+                counts.unique_visitors += 1;
+                counts.visits += 1;
+                return Outcome::Unidentified;
+            }
             return Outcome::Ignored;
         }
         let probe: Vec<Embedding> = t.views.iter().map(|v| v.0).collect();
@@ -123,8 +150,9 @@ impl VisitBuilder {
                 distance: m.distance,
             };
         }
-        match gallery.search(&probe, p.match_threshold) {
-            Some(Match { id, distance }) => {
+        let nearest = gallery.search(&probe, p.match_threshold + REPORT_BEYOND_THRESHOLD);
+        match nearest {
+            Some(Match { id, distance }) if distance < p.match_threshold => {
                 let last = gallery
                     .identities()
                     .iter()
@@ -147,13 +175,30 @@ impl VisitBuilder {
                     }
                 }
             }
-            None if t.frames < p.min_track_frames => Outcome::Ignored,
-            None => {
+            _ if t.frames < p.min_track_frames => Outcome::Ignored,
+            _ => {
                 let id = gallery.insert(&t.views, now);
                 counts.unique_visitors += 1;
                 counts.visits += 1;
-                Outcome::New { identity: id }
+                Outcome::New {
+                    identity: id,
+                    nearest: nearest.map(|m| m.distance),
+                }
             }
+        }
+    }
+}
+
+impl Outcome {
+    /// The visit distance behind the decision, if there was a candidate: to the matched
+    /// identity, or to the nearest one for a new visitor.
+    pub fn distance(&self) -> Option<f32> {
+        match *self {
+            Outcome::New { nearest, .. } => nearest,
+            Outcome::Returning { distance, .. }
+            | Outcome::Continued { distance, .. }
+            | Outcome::Staff { distance } => Some(distance),
+            Outcome::Unidentified | Outcome::Ignored => None,
         }
     }
 }
@@ -171,7 +216,7 @@ mod tests {
 
     fn visit(b: &mut VisitBuilder, track: u64, who: Embedding, from: u64, frames: u32) {
         for f in 0..frames as u64 {
-            b.observe(track, from + f);
+            b.observe(track, from + f, 80);
         }
         b.add_view(track, who, 0.8, from);
     }
@@ -200,8 +245,8 @@ mod tests {
             b.end(3, 2010, &p, &mut g, Some(&staff), &mut c),
             Outcome::Staff { .. }
         ));
-        // observed but never embedded
-        b.observe(4, 3000);
+        // observed but never embedded (a wide face: back of a head)
+        b.observe(4, 3000, 80);
         assert_eq!(
             b.end(4, 3001, &p, &mut g, Some(&staff), &mut c),
             Outcome::Ignored
@@ -222,6 +267,39 @@ mod tests {
             }
         );
         assert_eq!(g.len(), 1);
+    }
+
+    #[test]
+    fn small_faces_count_without_identification() {
+        let p = CountParams::default();
+        let (mut g, mut c) = (Gallery::new(), Counts::default());
+        let mut b = VisitBuilder::default();
+        for f in 0..20 {
+            b.observe(1, f, 18); // far away for 20 frames, never embedded
+            b.observe(2, f, 40); // near, never embedded: not a usable face
+        }
+        for f in 0..10 {
+            b.observe(3, f, 18); // far away, too briefly
+        }
+        assert_eq!(
+            b.end(1, 20, &p, &mut g, None, &mut c),
+            Outcome::Unidentified
+        );
+        assert_eq!(b.end(2, 20, &p, &mut g, None, &mut c), Outcome::Ignored);
+        assert_eq!(b.end(3, 20, &p, &mut g, None, &mut c), Outcome::Ignored);
+        assert_eq!((c.unique_visitors, c.visits), (1, 1));
+        assert!(
+            g.is_empty(),
+            "nothing to remember of an unidentified visitor"
+        );
+        let off = CountParams {
+            small_face_width: 0,
+            ..p
+        };
+        for f in 0..20 {
+            b.observe(4, f, 18);
+        }
+        assert_eq!(b.end(4, 20, &off, &mut g, None, &mut c), Outcome::Ignored);
     }
 
     #[test]

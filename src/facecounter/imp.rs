@@ -11,7 +11,7 @@ use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 
-use crate::count::events::EventWriter;
+use crate::count::events::{EventWriter, VisitEvent};
 use crate::count::gallery::Gallery;
 use crate::count::site::{self, Site};
 use crate::count::staff;
@@ -65,6 +65,12 @@ struct Running {
     last_pts_s: f64,
     /// Running time (ns) of the latest buffer.
     last_now: u64,
+    /// When expired identities were last erased.
+    last_expiry: Option<u64>,
+    /// Site clock minus running time, fixed at the first timed buffer.
+    offset: Option<i64>,
+    /// Running time (ns) of the latest timed buffer, as reported on the bus.
+    last_running: u64,
 }
 
 #[derive(Default)]
@@ -74,17 +80,26 @@ pub struct FaceCounter {
 }
 
 impl FaceCounter {
-    /// Time of a buffer: its running time (ns), so files processed faster than real time age
-    /// identities by stream time. Without a timestamp, the last known time. (Running times
-    /// of separate pipelines only agree when they start together: see the README.)
-    fn now(&self, r: &Running, pts: Option<gst::ClockTime>) -> u64 {
-        pts.and_then(|p| {
+    /// Time of a buffer on the site clock (ns): its running time plus an offset fixed at the
+    /// first timed buffer. Within a stream, time is stream time (files processed faster
+    /// than real time still age identities by what the camera saw); across counters of one
+    /// site started at different moments, the offset puts them on one clock. Without a
+    /// timestamp, the last known time.
+    fn now(&self, r: &mut Running, pts: Option<gst::ClockTime>) -> u64 {
+        let running = pts.and_then(|p| {
             let seg = self.obj().segment();
             seg.downcast_ref::<gst::ClockTime>()
                 .and_then(|s| s.to_running_time(p))
-        })
-        .map(|t| t.nseconds())
-        .unwrap_or(r.last_now)
+        });
+        let Some(running) = running.map(|t| t.nseconds()) else {
+            return r.last_now;
+        };
+        r.last_running = running;
+        let offset = *r.offset.get_or_insert_with(|| {
+            let site_now = r.site.lock().unwrap().clock_now();
+            site_now as i64 - running as i64
+        });
+        (running as i64 + offset).max(0) as u64
     }
 
     /// Posts the counts on the bus and writes them as JSON when they changed or the report
@@ -108,7 +123,7 @@ impl FaceCounter {
         r.last_counts = Some((counts, r.in_view));
         r.last_report = Some(now);
         let s = counts_structure(&counts, r.in_view, window_start)
-            .field("running-time", now)
+            .field("running-time", r.last_running)
             .build();
         let _ = self
             .obj()
@@ -151,14 +166,23 @@ impl FaceCounter {
             )
         };
         gst::debug!(CAT, imp = self, "track {} ended: {:?}", track, outcome);
-        let event = match outcome {
+        let kind = match outcome {
             Outcome::New { .. } => Some((false, false)),
             Outcome::Returning { .. } => Some((true, false)),
             Outcome::Staff { .. } => Some((false, true)),
+            Outcome::Unidentified => Some((false, false)),
             Outcome::Continued { .. } | Outcome::Ignored => None,
         };
-        if let (Some((returning, staff)), Some(ev)) = (event, r.events.as_mut()) {
-            if let Err(e) = ev.visit(returning, staff, r.last_pts_s) {
+        if let (Some((returning, staff)), Some(ev)) = (kind, r.events.as_mut()) {
+            let event = VisitEvent {
+                returning,
+                staff,
+                pts_s: r.last_pts_s,
+                distance: outcome.distance(),
+                threshold: params.match_threshold,
+                identified: outcome != Outcome::Unidentified,
+            };
+            if let Err(e) = ev.visit(&event) {
                 gst::element_imp_warning!(self, gst::ResourceError::Write, ("{}", e));
             }
         }
@@ -214,7 +238,7 @@ impl ObjectImpl for FaceCounter {
                     .build(),
                 glib::ParamSpecFloat::builder("match-threshold")
                     .nick("Match threshold")
-                    .blurb("Euclidean distance between embeddings under which two faces are the same person")
+                    .blurb("Visit distance (mean of the closest pair and of each view's nearest, Euclidean on the embeddings) under which a visit is someone already seen")
                     .minimum(0.0)
                     .maximum(2.0)
                     .default_value(p.match_threshold)
@@ -232,6 +256,12 @@ impl ObjectImpl for FaceCounter {
                     .blurb("Most identities kept; the least recently seen are erased first (with a warning)")
                     .minimum(1)
                     .default_value(p.capacity as u32)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("small-face-width")
+                    .nick("Small face width")
+                    .blurb("A track whose faces all stay narrower than this (pixels) is too far away to identify and counts as a visitor that cannot be de-duplicated (0 = never count unidentified faces)")
+                    .default_value(p.small_face_width)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecString::builder("staff-gallery")
@@ -274,6 +304,9 @@ impl ObjectImpl for FaceCounter {
             "capacity" => {
                 s.params.capacity = value.get::<u32>().expect("type checked upstream") as usize
             }
+            "small-face-width" => {
+                s.params.small_face_width = value.get().expect("type checked upstream")
+            }
             "staff-gallery" => s.staff_gallery = value.get().expect("type checked upstream"),
             "report-interval" => s.report_interval_s = value.get().expect("type checked upstream"),
             "location" => s.location = value.get().expect("type checked upstream"),
@@ -288,6 +321,7 @@ impl ObjectImpl for FaceCounter {
             "match-threshold" => s.params.match_threshold.to_value(),
             "retention" => ((s.params.retention / NS) as u32).to_value(),
             "capacity" => (s.params.capacity as u32).to_value(),
+            "small-face-width" => s.params.small_face_width.to_value(),
             "staff-gallery" => s.staff_gallery.to_value(),
             "report-interval" => s.report_interval_s.to_value(),
             "location" => s.location.to_value(),
@@ -344,7 +378,7 @@ impl BaseTransformImpl for FaceCounter {
             None => None,
         };
         *self.state.lock().unwrap() = Some(Running {
-            site: site::site(&s.gallery, 0),
+            site: site::site(&s.gallery),
             staff,
             visits: VisitBuilder::default(),
             events,
@@ -353,6 +387,9 @@ impl BaseTransformImpl for FaceCounter {
             in_view: 0,
             last_pts_s: 0.0,
             last_now: 0,
+            last_expiry: None,
+            offset: None,
+            last_running: 0,
         });
         Ok(())
     }
@@ -394,7 +431,7 @@ impl BaseTransformImpl for FaceCounter {
         for f in &faces {
             if let (Some(track), Some("new" | "tracked")) = (f.track_id, f.state.as_deref()) {
                 in_view += 1;
-                r.visits.observe(track, now);
+                r.visits.observe(track, now, f.rect.2);
             }
         }
         r.in_view = in_view;
@@ -406,7 +443,12 @@ impl BaseTransformImpl for FaceCounter {
         }
         let (counts, window_start, evicted) = {
             let mut site = r.site.lock().unwrap();
-            site.gallery.expire(now, params.retention);
+            // Once a second is precise enough for hours of retention and keeps a pass over
+            // a large gallery off most frames.
+            if r.last_expiry.is_none_or(|t| now.saturating_sub(t) >= NS) {
+                r.last_expiry = Some(now);
+                site.gallery.expire(now, params.retention);
+            }
             let evicted = site.gallery.enforce_capacity(params.capacity);
             (site.counts, site.window_start, evicted)
         };

@@ -12,27 +12,27 @@ use gstfootfall::pipeline_util::play_to_eos;
 pub struct Args {
     /// Folder holding real/ and synth/ clips
     #[arg(long, default_value = "../shared/media")]
-    media: PathBuf,
+    pub media: PathBuf,
     /// Repetitions per case; the median is reported
     #[arg(long, default_value_t = 3)]
-    repeat: usize,
+    pub repeat: usize,
     /// Only clips whose name contains this
     #[arg(long)]
-    only: Option<String>,
-    /// Which measurements: detector, chain (detect → track → embed at interval 1-3), embedder, gallery, all
+    pub only: Option<String>,
+    /// Which measurements: detector, chain (detect → track → embed at interval 1-3), counter (accuracy table), embedder, gallery, all
     #[arg(long, default_value = "all")]
     suite: String,
     /// Folder holding face_embedder.onnx (embedder suite)
     #[arg(long, default_value = "../shared/models")]
-    models: PathBuf,
+    pub models: PathBuf,
 }
 
-struct Timing {
-    frames: u64,
-    wall: Duration,
+pub struct Timing {
+    pub frames: u64,
+    pub wall: Duration,
     /// Time spent inside each named element (between its sink and src pads), in the order of
     /// the names asked for.
-    inside: Vec<Duration>,
+    pub inside: Vec<Duration>,
 }
 
 /// Adds probes on `el`'s pads that add up the time buffers spend inside it (in-place
@@ -59,7 +59,7 @@ fn time_inside(el: &gst::Element) -> Arc<Mutex<(Option<Instant>, Duration)>> {
     spent
 }
 
-fn run_once(desc: &str, names: &[&str]) -> Result<Timing, String> {
+pub fn run_once(desc: &str, names: &[&str]) -> Result<Timing, String> {
     let pipeline = gst::parse::launch(desc)
         .map_err(|e| format!("{desc}: {e}"))?
         .downcast::<gst::Pipeline>()
@@ -92,7 +92,7 @@ fn run_once(desc: &str, names: &[&str]) -> Result<Timing, String> {
     })
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
@@ -139,7 +139,7 @@ fn measure(c: &Case, repeat: usize) -> Result<String, String> {
     ))
 }
 
-fn clips(media: &Path) -> Vec<PathBuf> {
+pub fn clips(media: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = ["real", "synth"]
         .iter()
         .flat_map(|d| std::fs::read_dir(media.join(d)).into_iter().flatten())
@@ -290,9 +290,9 @@ fn gallery_suite() -> Result<(), String> {
         }
         e
     };
-    println!("\n### gallery search (brute force, one probe)\n");
-    println!("| identities | views each | ms per search (median of 50) |");
-    println!("|---|---|---|");
+    println!("\n### gallery search (8-bit first pass, f32 re-check)\n");
+    println!("| identities | views each | probe views | ms per search (median of 50) |");
+    println!("|---|---|---|---|");
     for n in [1_000usize, 10_000, 100_000] {
         for views in [1usize, 3] {
             let mut g = Gallery::new();
@@ -300,14 +300,19 @@ fn gallery_suite() -> Result<(), String> {
                 let v: Vec<_> = (0..views).map(|_| (rand_emb(), 0.5)).collect();
                 g.insert(&v, i as u64);
             }
-            let probe = [rand_emb()];
-            let mut times = Vec::new();
-            for _ in 0..50 {
-                let t = Instant::now();
-                std::hint::black_box(g.search(std::hint::black_box(&probe), 0.5));
-                times.push(t.elapsed().as_secs_f64() * 1000.0);
+            for probes in [1usize, 5] {
+                let probe: Vec<_> = (0..probes).map(|_| rand_emb()).collect();
+                let indexed = median(
+                    (0..50)
+                        .map(|_| {
+                            let t = Instant::now();
+                            std::hint::black_box(g.search(std::hint::black_box(&probe), 0.5));
+                            t.elapsed().as_secs_f64() * 1000.0
+                        })
+                        .collect(),
+                );
+                println!("| {n} | {views} | {probes} | {indexed:.3} |");
             }
-            println!("| {n} | {views} | {:.3} |", median(times));
         }
     }
     Ok(())
@@ -326,6 +331,9 @@ pub fn run(a: Args) -> Result<(), String> {
     }
     if all || a.suite == "chain" {
         chain_suite(&a)?;
+    }
+    if all || a.suite == "counter" {
+        super::bench_counter::counter_suite(&a)?;
     }
     Ok(())
 }

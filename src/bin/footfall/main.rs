@@ -7,6 +7,7 @@
 //! * `footfall enroll` — add a consenting staff member to a staff gallery file.
 
 mod bench;
+mod bench_counter;
 mod count;
 mod detect;
 mod enroll;
