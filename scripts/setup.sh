@@ -18,7 +18,8 @@ PKGS=(pkg-config build-essential python3 python3-venv
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   libgstrtspserver-1.0-dev gstreamer1.0-rtsp
-  python3-gi python3-gst-1.0 gir1.2-gst-plugins-base-1.0)
+  python3-gi python3-gst-1.0 gir1.2-gst-plugins-base-1.0
+  time)  # /usr/bin/time: peak memory in `footfall bench --suite counter`
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
