@@ -2,6 +2,8 @@
 //! the plugin registered statically, and running pipelines while collecting face metadata.
 #![allow(dead_code)]
 
+pub mod rtsp;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Once};
 
