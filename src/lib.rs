@@ -12,6 +12,7 @@ pub mod facecounter;
 mod facedetector;
 mod faceembedder;
 mod facetracker;
+mod footfallbin;
 pub mod models;
 pub mod onnx_runtime;
 pub mod pipeline_util;
@@ -25,6 +26,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     facetracker::register(plugin)?;
     faceembedder::register(plugin)?;
     facecounter::register(plugin)?;
+    footfallbin::register(plugin)?;
     Ok(())
 }
 

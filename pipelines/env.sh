@@ -1,0 +1,7 @@
+# Sourced by the pipeline scripts: finds the plugin when it was built here but not installed
+# (meson install puts it where GStreamer looks by itself).
+here=$(cd "$(dirname "$0")" && pwd)
+if [ -z "${GST_PLUGIN_PATH:-}" ] && [ -f "$here/../target/release/libgstfootfall.so" ]; then
+  export GST_PLUGIN_PATH="$here/../target/release"
+fi
+# Models: FOOTFALL_MODELS_DIR if set, else the folder compiled into the plugin.

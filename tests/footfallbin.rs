@@ -1,0 +1,88 @@
+//! `footfallbin`: the chain in one element counts like the explicit chain, forwards its
+//! properties, and exposes every child property through the child proxy.
+
+mod common;
+
+use common::shared;
+use gst::prelude::*;
+use gstfootfall::pipeline_util::play_to_eos;
+
+fn last_counts(json: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(
+        std::fs::read_to_string(json)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn one_element_after_the_decoder_counts_like_the_chain() {
+    common::init();
+    let json = std::env::temp_dir().join(format!("footfall-bin-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&json);
+    let p = gst::parse::launch(&format!(
+        "filesrc location={} ! decodebin ! footfallbin name=ff gallery=bin-test location={} \
+         detector-model={} embedder-model={} counter::report-interval=5 ! fakesink sync=false",
+        shared("media/synth/synth_returns.mp4").display(),
+        json.display(),
+        common::detector_model().display(),
+        shared("models/face_embedder.onnx").display(),
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let bin = p.by_name("ff").unwrap();
+    let counter = bin
+        .downcast_ref::<gst::Bin>()
+        .unwrap()
+        .by_name("counter")
+        .unwrap();
+    assert_eq!(counter.property::<u32>("report-interval"), 5, "child proxy");
+    assert_eq!(
+        counter.property::<Option<String>>("gallery").as_deref(),
+        Some("bin-test")
+    );
+    play_to_eos(&p, Some(std::time::Duration::from_secs(600))).unwrap();
+    p.set_state(gst::State::Null).unwrap();
+    let last = last_counts(&json);
+    println!("footfallbin on synth_returns: {last}");
+    // The explicit chain's result on this clip (tests/facecounter.rs): 8 unique, 17 visits.
+    assert_eq!(
+        (last["unique_visitors"].as_u64(), last["visits"].as_u64()),
+        (Some(8), Some(17))
+    );
+}
+
+#[test]
+fn forwarded_properties_reach_every_child_that_has_them() {
+    common::init();
+    let bin = gst::ElementFactory::make("footfallbin").build().unwrap();
+    let child = |name: &str| {
+        bin.downcast_ref::<gst::Bin>()
+            .unwrap()
+            .by_name(name)
+            .unwrap()
+    };
+    assert_eq!(bin.property::<f32>("match-threshold"), 0.52);
+    bin.set_property("match-threshold", 0.45f32);
+    assert_eq!(child("counter").property::<f32>("match-threshold"), 0.45);
+    bin.set_property("device", "cuda");
+    assert_eq!(child("detector").property::<String>("device"), "cuda");
+    assert_eq!(child("embedder").property::<String>("device"), "cuda");
+    bin.set_property("inference-interval", 3u32);
+    assert_eq!(child("detector").property::<u32>("inference-interval"), 3);
+    assert_eq!(bin.property::<u32>("inference-interval"), 3);
+}
+
+#[test]
+fn a_bad_model_is_a_clear_error_not_a_crash() {
+    let run = common::run_pipeline(
+        "videotestsrc num-buffers=3 ! footfallbin detector-model=/nonexistent/model.onnx ! fakesink name=sink",
+        30,
+    );
+    let e = run.error.unwrap_or_default();
+    assert!(e.contains("/nonexistent/model.onnx"), "{e}");
+}
