@@ -3,6 +3,7 @@
 //! The science (preprocessing, detector decoding, NMS, geometry) lives in plain modules
 //! under [`detect`]; the element folders hold only the GStreamer glue.
 
+pub mod camera;
 pub mod count;
 pub mod detect;
 pub mod embed;

@@ -15,13 +15,18 @@ pub struct LoopbackCamera {
 }
 
 impl LoopbackCamera {
-    /// Serves each `(name, clip)` at `/name`. `.mp4` clips are demuxed, `.mkv` likewise.
+    /// Serves each `(name, clip)` at `/name` on a free port.
     pub fn serve(clips: &[(&str, &Path)]) -> LoopbackCamera {
+        Self::serve_on(0, clips)
+    }
+
+    /// Serves on `port` (0 = any free one): a camera restarted on its old port.
+    pub fn serve_on(port: u16, clips: &[(&str, &Path)]) -> LoopbackCamera {
         super::init();
         let ctx = glib::MainContext::new();
         let server = gst_rtsp_server::RTSPServer::new();
         server.set_address("127.0.0.1");
-        server.set_service("0"); // any free port
+        server.set_service(&port.to_string());
         let mounts = server.mount_points().expect("mount points");
         for (name, clip) in clips {
             let factory = gst_rtsp_server::RTSPMediaFactory::new();
@@ -44,8 +49,9 @@ impl LoopbackCamera {
         let main_loop = glib::MainLoop::new(Some(&ctx), false);
         let ml = main_loop.clone();
         let thread = std::thread::spawn(move || {
-            let _server = server; // lives as long as the loop runs
             ml.run();
+            // Stopping: drop every client session, as a camera that goes away does.
+            server.client_filter(Some(&mut |_, _| gst_rtsp_server::RTSPFilterResult::Remove));
             // The listening socket's source lives in our context, not the default one.
             if let Some(s) = ctx.find_source_by_id(&source) {
                 s.destroy();

@@ -1,0 +1,168 @@
+//! Camera faults through `gstfootfall::camera`: the loopback camera goes away and comes back
+//! ten times — the run reconnects with a warning each time and the counts continue (nobody
+//! counted twice because of a reconnect); a camera that never comes up is an error after a
+//! bounded time.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::rtsp::LoopbackCamera;
+use common::shared;
+use gst::prelude::*;
+use gstfootfall::camera::{self, CameraOptions};
+
+fn counting_pipeline(name: &str) -> (gst::Pipeline, gst::Element, std::path::PathBuf) {
+    common::init();
+    let json = std::env::temp_dir().join(format!(
+        "footfall-faults-{}-{name}.jsonl",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&json);
+    let pipeline = gst::Pipeline::new();
+    let bin = gst::ElementFactory::make("footfallbin")
+        .property("gallery", name)
+        .property("location", json.to_str().unwrap())
+        .property("detector-model", common::detector_model().to_str().unwrap())
+        .property(
+            "embedder-model",
+            shared("models/face_embedder.onnx").to_str().unwrap(),
+        )
+        .build()
+        .unwrap();
+    let sink = gst::ElementFactory::make("fakesink")
+        .property("sync", false)
+        .build()
+        .unwrap();
+    pipeline.add_many([&bin, &sink]).unwrap();
+    bin.link(&sink).unwrap();
+    (pipeline, bin, json)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn camera_drops_ten_times_and_counts_continue() {
+    let clip = shared("media/real/face-demographics-walking-and-pause.mp4");
+    let port = free_port();
+    let (pipeline, bin, json) = counting_pipeline("faults-reconnect");
+    let warnings = Arc::new(Mutex::new(Vec::<String>::new()));
+    let w2 = warnings.clone();
+    let bus = pipeline.bus().unwrap();
+    bus.enable_sync_message_emission();
+    bus.connect_sync_message(None, move |_, msg| {
+        if let gst::MessageView::Warning(w) = msg.view() {
+            w2.lock().unwrap().push(w.error().to_string());
+        }
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    // The camera: up for 2.5 s (most of the 3.3 s clip: the same 3 people each time), down
+    // for 1 s, ten times; then up until the run is stopped.
+    let stop2 = stop.clone();
+    let camera_thread = std::thread::spawn(move || {
+        for _ in 0..10 {
+            let cam = LoopbackCamera::serve_on(port, &[("cam", clip.as_path())]);
+            std::thread::sleep(Duration::from_millis(2500));
+            drop(cam);
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        let _cam = LoopbackCamera::serve_on(port, &[("cam", clip.as_path())]);
+        std::thread::sleep(Duration::from_secs(6));
+        stop2.store(true, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut o = CameraOptions::new(&format!("rtsp://127.0.0.1:{port}/cam"));
+    o.backoff_initial = Duration::from_millis(200);
+    o.backoff_max = Duration::from_secs(2);
+    let report = camera::run(&pipeline, &bin, &o, &stop);
+    pipeline.set_state(gst::State::Null).unwrap();
+    camera_thread.join().unwrap();
+    let report = report.unwrap();
+    let warnings = warnings.lock().unwrap().clone();
+    let text = std::fs::read_to_string(&json).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    println!(
+        "reconnects {}, frames {}, warnings {}, final {last}",
+        report.reconnects,
+        report.frames,
+        warnings.len()
+    );
+    assert!(report.reconnects >= 10, "{report:?}");
+    assert!(
+        warnings.iter().filter(|w| w.contains("dropped")).count() >= 10,
+        "{warnings:?}"
+    );
+    // The same three people came back after every reconnect: still three visitors (their
+    // tracks resume as the same visits, or at most return; never new visitors).
+    assert_eq!(last["unique_visitors"], 3, "{last}");
+    assert!(last["visits"].as_u64().unwrap() >= 3, "{last}");
+}
+
+#[test]
+fn a_camera_that_never_comes_up_is_an_error_in_bounded_time() {
+    let (pipeline, bin, _) = counting_pipeline("faults-never");
+    let mut o = CameraOptions::new(&format!("rtsp://127.0.0.1:{}/nothing", free_port()));
+    o.first_frame_timeout = Duration::from_secs(5);
+    o.backoff_initial = Duration::from_millis(200);
+    let start = Instant::now();
+    let r = camera::run(&pipeline, &bin, &o, &AtomicBool::new(false));
+    pipeline.set_state(gst::State::Null).unwrap();
+    let e = r.unwrap_err();
+    println!("never up: {e} after {:?}", start.elapsed());
+    assert!(e.contains("delivered no video within 5s"), "{e}");
+    assert!(start.elapsed() < Duration::from_secs(20));
+}
+
+/// `footfall count rtsp://…` (the main job on a live camera): counts until Ctrl-C, then
+/// the final counts line; a camera that never answers is a non-zero exit.
+#[test]
+fn footfall_count_on_a_camera_ends_cleanly_on_ctrl_c() {
+    use std::process::{Command, Stdio};
+    let clip = shared("media/real/face-demographics-walking-and-pause.mp4");
+    let camera = LoopbackCamera::serve(&[("cam", clip.as_path())]);
+    let child = Command::new(env!("CARGO_BIN_EXE_footfall"))
+        .args(["count", &camera.url("cam")])
+        .env("FOOTFALL_MODELS_DIR", shared("models"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(8));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("stderr: {stderr}");
+    assert!(out.status.success(), "{stderr}");
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"], "counts");
+    assert_eq!(last["unique_visitors"], 3, "{last}");
+    // The 3.3 s clip ended (the camera closed the stream) and was reconnected at least once.
+    assert!(stderr.contains("dropped"), "{stderr}");
+
+    let never = Command::new(env!("CARGO_BIN_EXE_footfall"))
+        .args([
+            "count",
+            &format!("rtsp://127.0.0.1:{}/x", free_port()),
+            "--connect-timeout",
+            "3",
+        ])
+        .env("FOOTFALL_MODELS_DIR", shared("models"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&never.stderr);
+    assert!(!never.status.success());
+    assert!(stderr.contains("delivered no video within 3s"), "{stderr}");
+}
