@@ -166,3 +166,91 @@ fn footfall_count_on_a_camera_ends_cleanly_on_ctrl_c() {
     assert!(!never.status.success());
     assert!(stderr.contains("delivered no video within 3s"), "{stderr}");
 }
+
+/// The clip's H.264 as a byte stream with every 3000th byte flipped and a 20 kB hole every
+/// 200 kB: what a camera with a failing link or encoder sends.
+fn corrupt_h264(name: &str) -> std::path::PathBuf {
+    common::init();
+    let clean = std::env::temp_dir().join(format!(
+        "footfall-faults-{}-{name}.clean.h264",
+        std::process::id()
+    ));
+    let p = gst::parse::launch(&format!(
+        "filesrc location={} ! qtdemux ! h264parse ! video/x-h264,stream-format=byte-stream,alignment=au ! filesink location={}",
+        shared("media/synth/synth_returns.mp4").display(),
+        clean.display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    gstfootfall::pipeline_util::play_to_eos(&p, Some(Duration::from_secs(60))).unwrap();
+    p.set_state(gst::State::Null).unwrap();
+    let mut bytes = std::fs::read(&clean).unwrap();
+    for i in (1000..bytes.len()).step_by(3000) {
+        bytes[i] ^= 0x5a;
+    }
+    let mut cut = Vec::with_capacity(bytes.len());
+    for (k, chunk) in bytes.chunks(200_000).enumerate() {
+        cut.extend_from_slice(if k % 2 == 1 {
+            &chunk[20_000.min(chunk.len())..]
+        } else {
+            chunk
+        });
+    }
+    let bad = clean.with_extension("corrupt.h264");
+    std::fs::write(&bad, cut).unwrap();
+    bad
+}
+
+#[test]
+fn garbage_on_the_wire_is_survived() {
+    // Corrupt H.264 (decoder errors are warnings) and a camera whose only stream is audio
+    // (wrong payload: nothing links, no video) — no crash, clear outcomes.
+    let bad = corrupt_h264("garbage");
+    let port = free_port();
+    let camera = LoopbackCamera::serve_launch(
+        port,
+        &[
+            (
+                "corrupt",
+                format!(
+                    "filesrc location={} ! h264parse ! video/x-h264,framerate=15/1 ! rtph264pay name=pay0 pt=96",
+                    bad.display()
+                ),
+            ),
+            (
+                "audio",
+                "audiotestsrc is-live=true ! audioconvert ! rtpL16pay name=pay0 pt=97".to_string(),
+            ),
+        ],
+    );
+    let (pipeline, bin, json) = counting_pipeline("faults-corrupt");
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(20));
+        s2.store(true, Ordering::Relaxed);
+    });
+    let mut o = CameraOptions::new(&format!("rtsp://127.0.0.1:{port}/corrupt"));
+    o.backoff_initial = Duration::from_millis(200);
+    let r = camera::run(&pipeline, &bin, &o, &stop);
+    pipeline.set_state(gst::State::Null).unwrap();
+    stopper.join().unwrap();
+    let report = r.expect("a corrupt stream is survived, not an error");
+    let text = std::fs::read_to_string(&json).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    println!("corrupt stream: {report:?}, final {last}");
+    assert!(report.frames > 100, "{report:?}");
+    assert_eq!(last["event"], "counts");
+
+    let (pipeline, bin, _) = counting_pipeline("faults-audio");
+    let mut o = CameraOptions::new(&format!("rtsp://127.0.0.1:{port}/audio"));
+    o.first_frame_timeout = Duration::from_secs(5);
+    o.backoff_initial = Duration::from_millis(200);
+    let r = camera::run(&pipeline, &bin, &o, &AtomicBool::new(false));
+    pipeline.set_state(gst::State::Null).unwrap();
+    let e = r.unwrap_err();
+    println!("audio-only camera: {e}");
+    assert!(e.contains("delivered no video within 5s"), "{e}");
+    drop(camera);
+}

@@ -22,26 +22,40 @@ impl LoopbackCamera {
 
     /// Serves on `port` (0 = any free one): a camera restarted on its old port.
     pub fn serve_on(port: u16, clips: &[(&str, &Path)]) -> LoopbackCamera {
+        let mounts: Vec<(&str, String)> = clips
+            .iter()
+            .map(|(name, clip)| {
+                let demux = if clip.extension().is_some_and(|e| e == "mkv") {
+                    "matroskademux"
+                } else {
+                    "qtdemux"
+                };
+                (
+                    *name,
+                    format!(
+                        "filesrc location=\"{}\" ! {demux} ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96",
+                        clip.display()
+                    ),
+                )
+            })
+            .collect();
+        Self::serve_launch(port, &mounts)
+    }
+
+    /// Serves arbitrary media pipelines (`… ! <payloader> name=pay0`), e.g. a broken camera.
+    pub fn serve_launch(port: u16, mounts: &[(&str, String)]) -> LoopbackCamera {
         super::init();
         let ctx = glib::MainContext::new();
         let server = gst_rtsp_server::RTSPServer::new();
         server.set_address("127.0.0.1");
         server.set_service(&port.to_string());
-        let mounts = server.mount_points().expect("mount points");
-        for (name, clip) in clips {
+        let points = server.mount_points().expect("mount points");
+        for (name, launch) in mounts {
             let factory = gst_rtsp_server::RTSPMediaFactory::new();
-            let demux = if clip.extension().is_some_and(|e| e == "mkv") {
-                "matroskademux"
-            } else {
-                "qtdemux"
-            };
-            factory.set_launch(&format!(
-                "( filesrc location=\"{}\" ! {demux} ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )",
-                clip.display()
-            ));
+            factory.set_launch(&format!("( {launch} )"));
             // Each client gets its own playback from the start, like a fresh camera session.
             factory.set_shared(false);
-            mounts.add_factory(&format!("/{name}"), factory);
+            points.add_factory(&format!("/{name}"), factory);
         }
         let source = server.attach(Some(&ctx)).expect("RTSP server attaches");
         let port = server.bound_port() as u16;
