@@ -4,6 +4,14 @@ use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 
+/// Builds a pipeline from a gst-launch description, the error naming what failed.
+pub fn launch(desc: &str) -> Result<gst::Pipeline, String> {
+    gst::parse::launch(desc)
+        .map_err(|e| format!("cannot build the pipeline '{desc}': {e}"))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| format!("'{desc}' is a single element, not a pipeline"))
+}
+
 /// Sets `pipeline` to PLAYING and waits for EOS, an error, or `timeout`. Returns the warning
 /// texts seen on the way, or the error text (element error with its debug detail, or a
 /// failed state change). Leaves the pipeline in PLAYING/PAUSED: the caller sets NULL.

@@ -88,8 +88,7 @@ fn camera_drops_ten_times_and_counts_continue() {
     camera_thread.join().unwrap();
     let report = report.unwrap();
     let warnings = warnings.lock().unwrap().clone();
-    let text = std::fs::read_to_string(&json).unwrap();
-    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let last = common::last_json_line(&json);
     println!(
         "reconnects {}, frames {}, warnings {}, final {last}",
         report.reconnects,
@@ -237,8 +236,7 @@ fn garbage_on_the_wire_is_survived() {
     pipeline.set_state(gst::State::Null).unwrap();
     stopper.join().unwrap();
     let report = r.expect("a corrupt stream is survived, not an error");
-    let text = std::fs::read_to_string(&json).unwrap();
-    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let last = common::last_json_line(&json);
     println!("corrupt stream: {report:?}, final {last}");
     assert!(report.frames > 100, "{report:?}");
     assert_eq!(last["event"], "counts");

@@ -24,27 +24,36 @@ fn tmp(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("footfall-counter-{}-{name}", std::process::id()))
 }
 
+/// A fresh (absent) JSON-lines file for one run.
+fn fresh_json(name: &str) -> std::path::PathBuf {
+    let json = tmp(&format!("{name}.jsonl"));
+    let _ = std::fs::remove_file(&json);
+    json
+}
+
+/// The whole chain on `clip` into `facecounter name=counter gallery=… location=json props`
+/// and a `fakesink name=sink`.
+fn chain_desc(clip: &str, gallery: &str, json: &std::path::Path, props: &str) -> String {
+    format!(
+        "filesrc location={} ! decodebin ! videoconvert ! facedetector model={} ! facetracker ! faceembedder model={} \
+         ! facecounter name=counter gallery={gallery} location={} {props} ! fakesink name=sink sync=false",
+        shared(&format!("media/{clip}.mp4")).display(),
+        common::detector_model().display(),
+        shared("models/face_embedder.onnx").display(),
+        json.display()
+    )
+}
+
 /// Runs the chain on a clip; returns the final counts from the JSON file, checks the bus
 /// agrees, and that no embedding passed the counter.
 fn count(clip: &str, props: &str) -> Final {
     common::init();
-    let json = tmp(&format!("{}.jsonl", clip.replace('/', "_")));
-    let _ = std::fs::remove_file(&json);
-    let desc = format!(
-        "filesrc location={} ! decodebin ! videoconvert ! facedetector model={} ! facetracker ! faceembedder model={} \
-         ! facecounter name=counter gallery={} location={} {props} ! fakesink name=sink sync=false",
-        shared(&format!("media/{clip}.mp4")).display(),
-        common::detector_model().display(),
-        shared("models/face_embedder.onnx").display(),
-        // one gallery per clip: tests run in parallel in one process, where counters
-        // naming the same gallery share it
-        clip.replace('/', "_"),
-        json.display()
-    );
-    let pipeline = gst::parse::launch(&desc)
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
+    // one gallery per clip: tests run in parallel in one process, where counters naming the
+    // same gallery share it
+    let gallery = clip.replace('/', "_");
+    let json = fresh_json(&gallery);
+    let pipeline =
+        gstfootfall::pipeline_util::launch(&chain_desc(clip, &gallery, &json, props)).unwrap();
     let leaked = Arc::new(Mutex::new(0usize));
     let l2 = leaked.clone();
     let sink = pipeline.by_name("sink").unwrap();
@@ -83,7 +92,7 @@ fn count(clip: &str, props: &str) -> Final {
         "{clip}: embeddings passed facecounter"
     );
     let text = std::fs::read_to_string(&json).unwrap();
-    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let last = common::last_json_line(&json);
     assert_eq!(last["event"], "counts", "the last line is the final counts");
     let visit_lines = text
         .lines()
@@ -190,25 +199,10 @@ fn real_clips_against_truth() {
 
 /// Runs the chain until EOS, returning the bus warnings and the last JSON counts line.
 fn run_with_warnings(clip: &str, props: &str, name: &str) -> (Vec<String>, serde_json::Value) {
-    let json = tmp(name);
-    let _ = std::fs::remove_file(&json);
-    let run = common::run_pipeline(
-        &format!(
-            "filesrc location={} ! decodebin ! videoconvert ! facedetector model={} ! facetracker ! faceembedder model={} \
-             ! facecounter gallery={name} location={} {props} ! fakesink name=sink sync=false",
-            shared(&format!("media/{clip}.mp4")).display(),
-            common::detector_model().display(),
-            shared("models/face_embedder.onnx").display(),
-            json.display()
-        ),
-        600,
-    );
+    let json = fresh_json(name);
+    let run = common::run_pipeline(&chain_desc(clip, name, &json, props), 600);
     assert!(run.error.is_none(), "{clip}: {:?}", run.error);
-    let text = std::fs::read_to_string(&json).unwrap();
-    (
-        run.warnings,
-        serde_json::from_str(text.lines().last().unwrap()).unwrap(),
-    )
+    (run.warnings, common::last_json_line(&json))
 }
 
 #[test]
@@ -244,19 +238,8 @@ fn capacity_erases_the_oldest_with_a_warning() {
 /// named after `name`.
 fn counter_pipeline(clip: &str, gallery: &str, name: &str) -> (gst::Pipeline, std::path::PathBuf) {
     common::init();
-    let json = tmp(&format!("{name}.jsonl"));
-    let _ = std::fs::remove_file(&json);
-    let p = gst::parse::launch(&format!(
-        "filesrc location={} ! decodebin ! videoconvert ! facedetector model={} ! facetracker ! faceembedder model={} \
-         ! facecounter gallery={gallery} location={} ! fakesink sync=false",
-        shared(&format!("media/{clip}.mp4")).display(),
-        common::detector_model().display(),
-        shared("models/face_embedder.onnx").display(),
-        json.display()
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
+    let json = fresh_json(name);
+    let p = gstfootfall::pipeline_util::launch(&chain_desc(clip, gallery, &json, "")).unwrap();
     (p, json)
 }
 
@@ -274,10 +257,6 @@ fn run_together(a: &gst::Pipeline, b: gst::Pipeline) {
     b.set_state(gst::State::Null).unwrap();
 }
 
-fn last_line(p: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(std::fs::read_to_string(p).unwrap().lines().last().unwrap()).unwrap()
-}
-
 /// Two counters naming one gallery, running at the same time on the same visitors (two
 /// entrances seeing the same people): the site total is that of one entrance.
 #[test]
@@ -286,7 +265,7 @@ fn two_counters_share_a_gallery() {
     let (a, ja) = counter_pipeline(clip, "two-entrances", "shared-a");
     let (b, jb) = counter_pipeline(clip, "two-entrances", "shared-b");
     run_together(&a, b);
-    let (fa, fb) = (last_line(&ja), last_line(&jb));
+    let (fa, fb) = (common::last_json_line(&ja), common::last_json_line(&jb));
     println!("shared gallery: entrance A {fa}, entrance B {fb}");
     let total = fa["unique_visitors"]
         .as_u64()
@@ -306,7 +285,7 @@ fn two_clips_with_the_same_people_count_them_once() {
     let (b, jb) = counter_pipeline("synth/synth_returns", "one-site", "site-returns");
     run_together(&a, b);
     // Both write the site totals; the one that finished last has the final ones.
-    let site = [last_line(&ja), last_line(&jb)]
+    let site = [common::last_json_line(&ja), common::last_json_line(&jb)]
         .into_iter()
         .max_by_key(|v| v["visits"].as_u64().unwrap())
         .unwrap();
@@ -336,7 +315,7 @@ fn a_pipeline_started_later_shares_the_site_clock() {
     play_to_eos(&b, Some(std::time::Duration::from_secs(120))).unwrap();
     b.set_state(gst::State::Null).unwrap();
     a.set_state(gst::State::Null).unwrap();
-    let last = last_line(&second);
+    let last = common::last_json_line(&second);
     println!("after the late joiner: {last}");
     assert_eq!(last["unique_visitors"], 3);
     assert_eq!(last["visits"], 6);

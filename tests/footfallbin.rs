@@ -7,17 +7,6 @@ use common::shared;
 use gst::prelude::*;
 use gstfootfall::pipeline_util::play_to_eos;
 
-fn last_counts(json: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(
-        std::fs::read_to_string(json)
-            .unwrap()
-            .lines()
-            .last()
-            .unwrap(),
-    )
-    .unwrap()
-}
-
 #[test]
 fn one_element_after_the_decoder_counts_like_the_chain() {
     common::init();
@@ -47,7 +36,7 @@ fn one_element_after_the_decoder_counts_like_the_chain() {
     );
     play_to_eos(&p, Some(std::time::Duration::from_secs(600))).unwrap();
     p.set_state(gst::State::Null).unwrap();
-    let last = last_counts(&json);
+    let last = common::last_json_line(&json);
     println!("footfallbin on synth_returns: {last}");
     // The explicit chain's result on this clip (tests/facecounter.rs): 8 unique, 17 visits.
     assert_eq!(

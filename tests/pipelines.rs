@@ -61,11 +61,6 @@ fn run_script(script: &str, env: &[(&str, &Path)], stop_after: Duration) -> bool
     }
 }
 
-fn last_counts(p: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    serde_json::from_str(text.lines().last().expect("some lines")).unwrap()
-}
-
 #[test]
 fn camera_to_json_stops_cleanly_on_ctrl_c() {
     // A 80 s "camera" stopped after 12 s: the counts so far, final line written.
@@ -78,7 +73,7 @@ fn camera_to_json_stops_cleanly_on_ctrl_c() {
         &[("CAMERA_URL", &url), ("COUNTS_FILE", &out)],
         Duration::from_secs(12)
     ));
-    let last = last_counts(&out);
+    let last = common::last_json_line(&out);
     println!("camera-to-json after 12 s: {last}");
     assert_eq!(last["event"], "counts");
     // truth checkpoint: 2-3 visitors have come in by 12 s (5 by 20 s)
@@ -104,7 +99,7 @@ fn two_cameras_share_one_site() {
         ],
         Duration::from_secs(60)
     ));
-    let (a, b) = (last_counts(&oa), last_counts(&ob));
+    let (a, b) = (common::last_json_line(&oa), common::last_json_line(&ob));
     println!("two cameras: A {a}, B {b}");
     // The same 3 people pass both cameras: the site counts 3, not 6.
     let site = a["unique_visitors"]
@@ -122,7 +117,7 @@ fn file_to_json_counts_a_recording() {
         &[("INPUT", &input), ("COUNTS_FILE", &out)],
         Duration::from_secs(300)
     ));
-    let last = last_counts(&out);
+    let last = common::last_json_line(&out);
     println!("file-to-json: {last}");
     assert_eq!(last["unique_visitors"], 9);
     assert_eq!(last["visits"], 17);

@@ -84,8 +84,7 @@ fn count(source: &str, gallery: &str, max: Duration) -> (u64, u64, u64) {
         }
     }
     p.set_state(gst::State::Null).unwrap();
-    let text = std::fs::read_to_string(&json).unwrap();
-    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let last = common::last_json_line(&json);
     let f = (
         last["unique_visitors"].as_u64().unwrap(),
         last["visits"].as_u64().unwrap(),

@@ -24,11 +24,13 @@ pub struct Identity {
     views: Vec<(u32, f32)>,
 }
 
-/// Result of a search: the closest identity and its visit distance to the probe.
+/// Result of a search: the closest identity, its visit distance to the probe and when it
+/// was last seen (so the caller needs no second look-up).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Match {
     pub id: u64,
     pub distance: f32,
+    pub last_seen: u64,
 }
 
 /// How far a set of probe views (one visit) is from a set of stored views (one identity):
@@ -124,6 +126,7 @@ impl Gallery {
                 best = Some(Match {
                     id: ident.id,
                     distance,
+                    last_seen: ident.last_seen,
                 });
             }
         }
@@ -375,6 +378,7 @@ mod tests {
                         expect = Some(Match {
                             id: *id,
                             distance: d,
+                            last_seen: 0,
                         });
                     }
                 }

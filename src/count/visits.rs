@@ -152,14 +152,12 @@ impl VisitBuilder {
         }
         let nearest = gallery.search(&probe, p.match_threshold + REPORT_BEYOND_THRESHOLD);
         match nearest {
-            Some(Match { id, distance }) if distance < p.match_threshold => {
-                let last = gallery
-                    .identities()
-                    .iter()
-                    .find(|i| i.id == id)
-                    .map(|i| i.last_seen)
-                    .unwrap_or(0);
-                let continued = t.first_seen <= last.saturating_add(p.merge_window);
+            Some(Match {
+                id,
+                distance,
+                last_seen,
+            }) if distance < p.match_threshold => {
+                let continued = t.first_seen <= last_seen.saturating_add(p.merge_window);
                 gallery.revisit(id, &t.views, now, !continued);
                 if continued {
                     Outcome::Continued {

@@ -194,23 +194,7 @@ impl ElementImpl for FootfallBin {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let any = crate::video_frame::any_video_caps();
-            vec![
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &any,
-                )
-                .unwrap(),
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &any,
-                )
-                .unwrap(),
-            ]
+            crate::video_frame::filter_templates(&crate::video_frame::any_video_caps())
         });
         TEMPLATES.as_ref()
     }

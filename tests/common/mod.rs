@@ -47,6 +47,16 @@ pub fn init() {
     });
 }
 
+/// The last line of a JSON-lines file (the counter's final counts), parsed.
+pub fn last_json_line(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let last = text
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("{} is empty", path.display()));
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("{}: {e}: {last}", path.display()))
+}
+
 /// What a pipeline run produced.
 #[derive(Debug, Default)]
 pub struct Run {

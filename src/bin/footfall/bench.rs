@@ -60,10 +60,7 @@ fn time_inside(el: &gst::Element) -> Arc<Mutex<(Option<Instant>, Duration)>> {
 }
 
 pub fn run_once(desc: &str, names: &[&str]) -> Result<Timing, String> {
-    let pipeline = gst::parse::launch(desc)
-        .map_err(|e| format!("{desc}: {e}"))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| "not a pipeline".to_string())?;
+    let pipeline = gstfootfall::pipeline_util::launch(desc)?;
     let frames = Arc::new(Mutex::new(0u64));
     let f2 = frames.clone();
     let sink = pipeline.by_name("sink").ok_or("no sink")?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use gst::prelude::*;
 use gstfootfall::camera::{self, CameraOptions};
-use gstfootfall::pipeline_util::play_to_eos;
+use gstfootfall::pipeline_util::{launch, play_to_eos};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -36,10 +36,7 @@ pub fn run(a: Args) -> Result<(), String> {
     }
     let uri = crate::to_uri(&a.source)?;
     let desc = format!("uridecodebin uri=\"{uri}\" ! {}", counting_chain(&a));
-    let pipeline = gst::parse::launch(&desc)
-        .map_err(|e| format!("cannot build the pipeline: {e}"))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| "not a pipeline".to_string())?;
+    let pipeline = launch(&desc)?;
     let result = play_to_eos(&pipeline, None);
     let _ = pipeline.set_state(gst::State::Null);
     result.map(|_| ())
@@ -62,16 +59,7 @@ fn counting_chain(a: &Args) -> String {
 /// A live camera: reconnects with back-off when it drops (warnings on stderr), counts go
 /// on; Ctrl-C ends the stream cleanly so the final counts line is written.
 fn run_camera(a: &Args) -> Result<(), String> {
-    let pipeline = gst::parse::launch(&counting_chain(a))
-        .map_err(|e| format!("cannot build the pipeline: {e}"))?;
-    let pipeline = match pipeline.downcast::<gst::Pipeline>() {
-        Ok(p) => p,
-        Err(bin) => {
-            let p = gst::Pipeline::new();
-            p.add(&bin).map_err(|e| e.to_string())?;
-            p
-        }
-    };
+    let pipeline = launch(&counting_chain(a))?;
     let counting = pipeline.by_name("counting").ok_or("no counting bin")?;
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
