@@ -5,3 +5,7 @@ if [ -z "${GST_PLUGIN_PATH:-}" ] && [ -f "$here/../target/release/libgstfootfall
   export GST_PLUGIN_PATH="$here/../target/release"
 fi
 # Models: FOOTFALL_MODELS_DIR if set, else the folder compiled into the plugin.
+# The footfall program (for `footfall serve`): FOOTFALL if set, else the one built here, else PATH.
+if [ -z "${FOOTFALL:-}" ]; then
+  if [ -x "$here/../target/release/footfall" ]; then FOOTFALL="$here/../target/release/footfall"; else FOOTFALL=footfall; fi
+fi

@@ -25,6 +25,9 @@ pub struct CameraOptions {
     pub backoff_max: Duration,
     /// Give up (error) if the camera has not delivered a frame this long after start.
     pub first_frame_timeout: Duration,
+    /// The camera's end of stream ends the run (a recorded clip served as a camera)
+    /// instead of counting as a drop to reconnect after.
+    pub ends_with_stream: bool,
 }
 
 impl CameraOptions {
@@ -36,6 +39,7 @@ impl CameraOptions {
             backoff_initial: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             first_frame_timeout: Duration::from_secs(30),
+            ends_with_stream: false,
         }
     }
 }
@@ -68,6 +72,7 @@ fn make_source(
         make("h264parse")?,
         make("avdec_h264")?,
     );
+    let ends_with_stream = o.ends_with_stream;
     let bin = gst::Bin::builder().name(SOURCE_NAME).build();
     bin.add_many([&rtsp, &depay, &parse, &decode])
         .map_err(|e| e.to_string())?;
@@ -93,16 +98,23 @@ fn make_source(
         .ok_or("camera source has no src pad")?;
     src.add_probe(
         gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
-        move |_, info| match &info.data {
+        move |_, info| match &mut info.data {
             Some(gst::PadProbeData::Buffer(_)) => {
                 frames.fetch_add(1, Ordering::Relaxed);
                 gst::PadProbeReturn::Ok
             }
             // The camera ended its stream: hold the EOS back (the counter must go on) and
-            // let the supervisor reconnect.
-            Some(gst::PadProbeData::Event(e)) if e.type_() == gst::EventType::Eos => {
+            // let the supervisor reconnect. It is swapped for an event every element passes
+            // on and ignores rather than dropped: GStreamer 1.22 logs a CRITICAL for a
+            // dropped sticky event.
+            Some(gst::PadProbeData::Event(e))
+                if e.type_() == gst::EventType::Eos && !ends_with_stream =>
+            {
                 dropped.store(true, Ordering::Relaxed);
-                gst::PadProbeReturn::Drop
+                *e = gst::event::CustomDownstreamOob::new(gst::Structure::new_empty(
+                    "footfall-camera-ended",
+                ));
+                gst::PadProbeReturn::Ok
             }
             _ => gst::PadProbeReturn::Ok,
         },
@@ -166,6 +178,8 @@ pub fn run(
         if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) {
             match msg.view() {
                 gst::MessageView::Eos(_) => break,
+                // Late news from a camera part already removed (its reconnect is under way).
+                gst::MessageView::Error(e) if !is_inside(e.src(), pipeline.upcast_ref()) => {}
                 gst::MessageView::Error(e) if is_inside(e.src(), &source) => {
                     reason = e.error().to_string();
                     camera_failed = true;

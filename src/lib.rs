@@ -5,6 +5,7 @@
 
 pub mod camera;
 pub mod count;
+pub mod countsoverlay;
 pub mod detect;
 pub mod embed;
 pub mod embedding_meta;
@@ -13,10 +14,13 @@ pub mod facecounter;
 mod facedetector;
 mod faceembedder;
 mod facetracker;
+mod filter_bin;
 mod footfallbin;
 pub mod models;
 pub mod onnx_runtime;
 pub mod pipeline_util;
+pub mod rtsp_relay;
+pub mod rtsp_server;
 pub mod track;
 pub mod video_frame;
 
@@ -28,6 +32,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     faceembedder::register(plugin)?;
     facecounter::register(plugin)?;
     footfallbin::register(plugin)?;
+    countsoverlay::register(plugin)?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! Small helpers for applications and tests that drive Footfall pipelines.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
@@ -19,11 +20,33 @@ pub fn play_to_eos(
     pipeline: &gst::Pipeline,
     timeout: Option<Duration>,
 ) -> Result<Vec<String>, String> {
+    play(pipeline, timeout, None)
+}
+
+/// As [`play_to_eos`], but once `stop` is set (Ctrl-C) an EOS is sent into the pipeline so
+/// it finishes cleanly: sinks write their last output (the final counts line).
+pub fn play_to_eos_or_stop(
+    pipeline: &gst::Pipeline,
+    stop: &AtomicBool,
+) -> Result<Vec<String>, String> {
+    play(pipeline, None, Some(stop))
+}
+
+fn play(
+    pipeline: &gst::Pipeline,
+    timeout: Option<Duration>,
+    stop: Option<&AtomicBool>,
+) -> Result<Vec<String>, String> {
     let bus = pipeline.bus().ok_or("pipeline has no bus")?;
     let state_change = pipeline.set_state(gst::State::Playing);
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut warnings = Vec::new();
+    let mut eos_sent = false;
     loop {
+        if !eos_sent && stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            eos_sent = true;
+            pipeline.send_event(gst::event::Eos::new());
+        }
         let wait = match deadline {
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
@@ -32,7 +55,7 @@ pub fn play_to_eos(
                 }
                 gst::ClockTime::from_nseconds(left.as_nanos() as u64)
             }
-            None => gst::ClockTime::from_seconds(1),
+            None => gst::ClockTime::from_mseconds(100),
         };
         let Some(msg) = bus.timed_pop(wait) else {
             if state_change.is_err() {

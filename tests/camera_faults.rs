@@ -41,18 +41,10 @@ fn counting_pipeline(name: &str) -> (gst::Pipeline, gst::Element, std::path::Pat
     (pipeline, bin, json)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn camera_drops_ten_times_and_counts_continue() {
     let clip = shared("media/real/face-demographics-walking-and-pause.mp4");
-    let port = free_port();
+    let port = common::free_port();
     let (pipeline, bin, json) = counting_pipeline("faults-reconnect");
     let warnings = Arc::new(Mutex::new(Vec::<String>::new()));
     let w2 = warnings.clone();
@@ -109,7 +101,7 @@ fn camera_drops_ten_times_and_counts_continue() {
 #[test]
 fn a_camera_that_never_comes_up_is_an_error_in_bounded_time() {
     let (pipeline, bin, _) = counting_pipeline("faults-never");
-    let mut o = CameraOptions::new(&format!("rtsp://127.0.0.1:{}/nothing", free_port()));
+    let mut o = CameraOptions::new(&format!("rtsp://127.0.0.1:{}/nothing", common::free_port()));
     o.first_frame_timeout = Duration::from_secs(5);
     o.backoff_initial = Duration::from_millis(200);
     let start = Instant::now();
@@ -154,7 +146,7 @@ fn footfall_count_on_a_camera_ends_cleanly_on_ctrl_c() {
     let never = Command::new(env!("CARGO_BIN_EXE_footfall"))
         .args([
             "count",
-            &format!("rtsp://127.0.0.1:{}/x", free_port()),
+            &format!("rtsp://127.0.0.1:{}/x", common::free_port()),
             "--connect-timeout",
             "3",
         ])
@@ -206,7 +198,7 @@ fn garbage_on_the_wire_is_survived() {
     // Corrupt H.264 (decoder errors are warnings) and a camera whose only stream is audio
     // (wrong payload: nothing links, no video) — no crash, clear outcomes.
     let bad = corrupt_h264("garbage");
-    let port = free_port();
+    let port = common::free_port();
     let camera = LoopbackCamera::serve_launch(
         port,
         &[

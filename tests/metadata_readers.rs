@@ -7,17 +7,7 @@ use std::process::Command;
 
 #[test]
 fn python_reads_faces_and_detection_meta() {
-    // The cdylib sits next to the test binary (target/<profile>/deps).
-    let plugin_dir = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    assert!(
-        plugin_dir.join("libgstfootfall.so").is_file(),
-        "{}",
-        plugin_dir.display()
-    );
+    let plugin_dir = common::plugin_dir();
     let out = Command::new("/usr/bin/python3")
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),

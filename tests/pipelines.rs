@@ -9,14 +9,26 @@ use std::time::{Duration, Instant};
 
 use common::rtsp::LoopbackCamera;
 use common::shared;
+use gst::prelude::*;
+use gst_video::prelude::*;
 
-fn plugin_dir() -> PathBuf {
-    // The cdylib sits next to the test binary (target/<profile>/deps).
-    std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf()
+type Grey = (usize, usize, Vec<u8>);
+
+/// A GRAY8 sample as (width, height, tightly packed rows).
+fn grey(sample: &gst::Sample) -> Grey {
+    let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(sample.buffer().unwrap(), &info)
+        .unwrap();
+    let (w, h, stride) = (
+        info.width() as usize,
+        info.height() as usize,
+        frame.plane_stride()[0] as usize,
+    );
+    let data = frame.plane_data(0).unwrap();
+    let rows = (0..h)
+        .flat_map(|y| data[y * stride..y * stride + w].iter().copied())
+        .collect();
+    (w, h, rows)
 }
 
 fn tmp(name: &str) -> PathBuf {
@@ -30,7 +42,7 @@ fn tmp(name: &str) -> PathBuf {
 fn run_script(script: &str, env: &[(&str, &Path)], stop_after: Duration) -> bool {
     let mut cmd =
         Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/").to_string() + script);
-    cmd.env("GST_PLUGIN_PATH", plugin_dir())
+    cmd.env("GST_PLUGIN_PATH", common::plugin_dir())
         .env("FOOTFALL_MODELS_DIR", shared("models"))
         .stdout(Stdio::null());
     for (k, v) in env {
@@ -121,4 +133,196 @@ fn file_to_json_counts_a_recording() {
     println!("file-to-json: {last}");
     assert_eq!(last["unique_visitors"], 9);
     assert_eq!(last["visits"], 17);
+}
+
+/// `n` decoded frames (grey, tightly packed rows) from `source` (a gst-launch fragment
+/// ending in raw video), after skipping the first `skip`.
+fn grey_frames(source: &str, skip: usize, n: usize) -> Vec<Grey> {
+    let desc = format!(
+        "{source} ! videoconvert ! video/x-raw,format=GRAY8 ! appsink name=frames sync=false"
+    );
+    let p = gstfootfall::pipeline_util::launch(&desc).unwrap();
+    let sink = p
+        .by_name("frames")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    p.set_state(gst::State::Playing).unwrap();
+    let mut out = Vec::new();
+    let mut seen = 0;
+    while out.len() < n {
+        let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(20)) else {
+            break;
+        };
+        seen += 1;
+        if seen <= skip {
+            continue;
+        }
+        out.push(grey(&sample));
+    }
+    p.set_state(gst::State::Null).unwrap();
+    out
+}
+
+/// (mean luma, share of near-white pixels) of the band where `countsoverlay` draws: white
+/// text on a darkened box at the top left.
+fn overlay_band(frames: &[Grey]) -> (f64, f64) {
+    let (mut sum, mut white, mut count) = (0.0, 0.0, 0.0);
+    for (w, _, px) in frames {
+        for y in 26..50 {
+            for x in 28..440 {
+                let v = px[y * w + x] as f64;
+                sum += v;
+                white += (v >= 200.0) as u8 as f64;
+                count += 1.0;
+            }
+        }
+    }
+    (sum / count, white / count)
+}
+
+/// The re-served (or pushed) video decodes, and carries the counts box the original clip
+/// does not have.
+fn assert_counts_drawn(name: &str, served: &[Grey], clip: &Path) {
+    assert!(
+        served.len() >= 10,
+        "{name}: only {} frames decoded",
+        served.len()
+    );
+    let original = grey_frames(
+        &format!("filesrc location={} ! decodebin", clip.display()),
+        60,
+        30,
+    );
+    let (served_mean, served_white) = overlay_band(served);
+    let (clip_mean, clip_white) = overlay_band(&original);
+    println!(
+        "{name}: overlay band mean {served_mean:.0} (clip {clip_mean:.0}), white {:.1} % (clip {:.1} %)",
+        served_white * 100.0,
+        clip_white * 100.0
+    );
+    assert_eq!(served[0].0, original[0].0, "{name}: width");
+    assert!(
+        served_mean < clip_mean - 25.0,
+        "{name}: no darkened counts box"
+    );
+    assert!(served_white > clip_white + 0.03, "{name}: no counts text");
+}
+
+fn wait_for_port(port: u16, within: Duration) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < within, "nothing listens on port {port}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn camera_to_nvr_reserves_the_counted_video() {
+    common::init();
+    let clip = shared("media/synth/synth_groups_lighting.mp4");
+    let camera = LoopbackCamera::serve(&[("cam", clip.as_path())]);
+    let out = tmp("nvr.jsonl");
+    let port = common::free_port();
+    let (url, port_s) = (
+        PathBuf::from(camera.url("cam")),
+        PathBuf::from(port.to_string()),
+    );
+    let env: Vec<(&str, PathBuf)> = vec![
+        ("CAMERA_URL", url),
+        ("COUNTS_FILE", out.clone()),
+        ("RTSP_PORT", port_s),
+        ("FOOTFALL", PathBuf::from(env!("CARGO_BIN_EXE_footfall"))),
+    ];
+    let script = std::thread::spawn(move || {
+        let env: Vec<(&str, &Path)> = env.iter().map(|(k, v)| (*k, v.as_path())).collect();
+        run_script("camera-to-nvr.sh", &env, Duration::from_secs(25))
+    });
+    wait_for_port(port, Duration::from_secs(20));
+    // An NVR's view: the re-served stream over RTSP, decoded.
+    let served = grey_frames(
+        &format!(
+            "rtspsrc location=rtsp://127.0.0.1:{port}/footfall protocols=tcp latency=300 \
+             ! rtph264depay ! h264parse ! avdec_h264"
+        ),
+        30,
+        30,
+    );
+    assert!(script.join().unwrap(), "camera-to-nvr.sh failed");
+    assert_counts_drawn("camera-to-nvr", &served, &clip);
+    let last = common::last_json_line(&out);
+    println!("camera-to-nvr counts: {last}");
+    assert_eq!(last["event"], "counts");
+    assert!(last["unique_visitors"].as_u64().unwrap() >= 1, "{last}");
+}
+
+#[test]
+fn camera_to_rtsp_server_pushes_the_counted_video() {
+    use gst_rtsp_server::prelude::*;
+    common::init();
+    let clip = shared("media/synth/synth_groups_lighting.mp4");
+    let camera = LoopbackCamera::serve(&[("cam", clip.as_path())]);
+    // The existing RTSP server an NVR reads from: accepts the pushed stream (RECORD) and
+    // decodes it, as its clients would.
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let r2 = received.clone();
+    let server = gstfootfall::rtsp_server::RtspServer::start(
+        "127.0.0.1",
+        0,
+        &[gstfootfall::rtsp_server::Mount {
+            name: "push".into(),
+            launch: "rtph264depay name=depay0 ! h264parse ! avdec_h264 ! videoconvert \
+                     ! video/x-raw,format=GRAY8 ! appsink name=frames sync=false"
+                .into(),
+            record: true,
+            ..Default::default()
+        }],
+        move |_, media| {
+            let sink = media
+                .element()
+                .downcast::<gst::Bin>()
+                .unwrap()
+                .by_name("frames")
+                .unwrap()
+                .downcast::<gst_app::AppSink>()
+                .unwrap();
+            let r3 = r2.clone();
+            sink.set_callbacks(
+                gst_app::AppSinkCallbacks::builder()
+                    .new_sample(move |s| {
+                        let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                        let mut r = r3.lock().unwrap();
+                        if r.len() < 90 {
+                            r.push(grey(&sample));
+                        }
+                        Ok(gst::FlowSuccess::Ok)
+                    })
+                    .build(),
+            );
+        },
+    )
+    .unwrap();
+    let out = tmp("push.jsonl");
+    let (url, push) = (
+        PathBuf::from(camera.url("cam")),
+        PathBuf::from(server.url("push")),
+    );
+    assert!(run_script(
+        "camera-to-rtsp-server.sh",
+        &[
+            ("CAMERA_URL", &url),
+            ("PUSH_URL", &push),
+            ("COUNTS_FILE", &out)
+        ],
+        Duration::from_secs(20)
+    ));
+    let frames = std::mem::take(&mut *received.lock().unwrap());
+    assert_counts_drawn(
+        "camera-to-rtsp-server",
+        &frames[30.min(frames.len())..],
+        &clip,
+    );
+    let last = common::last_json_line(&out);
+    println!("camera-to-rtsp-server counts: {last}");
+    assert_eq!(last["event"], "counts");
 }

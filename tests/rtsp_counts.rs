@@ -271,3 +271,31 @@ fn udp_transport_counts_too() {
     );
     assert_eq!(f.0, 3, "{f:?}");
 }
+
+/// The README's main job: `footfall count --via-rtsp CLIP` serves the clip as a camera,
+/// counts it through rtspsrc, and ends by itself with the clip's final counts.
+#[test]
+fn footfall_count_via_rtsp_ends_with_the_clip() {
+    let clip = shared("media/real/face-demographics-walking-and-pause.mp4");
+    let started = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_footfall"))
+        .args(["count", "--via-rtsp"])
+        .arg(&clip)
+        .env("FOOTFALL_MODELS_DIR", shared("models"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("serving"), "{stderr}");
+    assert!(
+        !stderr.contains("reconnecting"),
+        "the clip's end is no drop: {stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("output")).unwrap();
+    println!("via rtsp in {:?}: {last}", started.elapsed());
+    assert_eq!(last["event"], "counts");
+    assert_eq!(last["unique_visitors"], 3, "{stdout}");
+    assert_eq!(last["visits"], 3);
+}

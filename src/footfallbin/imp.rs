@@ -87,7 +87,7 @@ fn mirror(name: &str, child: &str, prop: &str) -> glib::ParamSpec {
 pub struct FootfallBin {
     /// Why the chain could not be built (an element missing from the installation); the
     /// bin then refuses to start with this message instead of crashing the application.
-    broken: std::sync::Mutex<Option<String>>,
+    broken: crate::filter_bin::Broken,
 }
 
 #[glib::object_subclass]
@@ -158,19 +158,10 @@ impl ObjectImpl for FootfallBin {
 
     fn constructed(&self) {
         self.parent_constructed();
-        let bin = self.obj();
-        let ghost = |name: &str| {
-            let templ = bin.pad_template(name).expect("templates are static");
-            gst::GhostPad::builder_from_template(&templ)
-                .name(name)
-                .build()
-        };
-        let (sink, src) = (ghost("sink"), ghost("src"));
-        bin.add_pad(&sink).expect("fresh ghost pad");
-        bin.add_pad(&src).expect("fresh ghost pad");
+        let (sink, src) = crate::filter_bin::add_ghost_pads(self.obj().upcast_ref());
         if let Err(e) = self.build_chain(&sink, &src) {
             gst::error!(CAT, imp = self, "{e}");
-            *self.broken.lock().unwrap() = Some(e);
+            self.broken.set(e);
         }
     }
 }
@@ -193,22 +184,15 @@ impl ElementImpl for FootfallBin {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            crate::video_frame::filter_templates(&crate::video_frame::any_video_caps())
-        });
-        TEMPLATES.as_ref()
+        crate::filter_bin::pad_templates()
     }
 
     fn change_state(
         &self,
         transition: gst::StateChange,
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
-        if transition == gst::StateChange::NullToReady {
-            if let Some(e) = self.broken.lock().unwrap().clone() {
-                gst::element_imp_error!(self, gst::CoreError::MissingPlugin, ("{}", e));
-                return Err(gst::StateChangeError);
-            }
-        }
+        self.broken
+            .refuse_start(self.obj().upcast_ref(), transition)?;
         self.parent_change_state(transition)
     }
 }

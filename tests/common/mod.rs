@@ -211,3 +211,35 @@ pub fn write_mosaic_of_200_faces(path: &std::path::Path) {
     }
     canvas.save(path).unwrap();
 }
+
+/// A folder holding only the plugin built for this test run, for GST_PLUGIN_PATH of child
+/// processes. Not the test binary's own folder: it also holds the proc-macro libraries,
+/// which GStreamer's plugin scanner loads as well (with them on the path a child once
+/// never got past start-up).
+pub fn plugin_dir() -> PathBuf {
+    let built = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("libgstfootfall.so");
+    assert!(built.is_file(), "{} not built", built.display());
+    let dir = std::env::temp_dir().join(format!("footfall-plugin-{}", std::process::id()));
+    let link = dir.join("libgstfootfall.so");
+    std::fs::create_dir_all(&dir).unwrap();
+    if std::fs::read_link(&link).ok().as_deref() != Some(built.as_path()) {
+        let _ = std::fs::remove_file(&link);
+        // Two tests of one binary may race here: the loser finds the link made.
+        let _ = std::os::unix::fs::symlink(&built, &link);
+    }
+    dir
+}
+
+/// A TCP port free on 127.0.0.1 right now (for a server that must keep its port across a
+/// restart, or a child process told where to listen).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -6,81 +6,77 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gst::prelude::*;
-use gstfootfall::camera::{self, CameraOptions};
-use gstfootfall::pipeline_util::{launch, play_to_eos};
+use gst_rtsp_server::prelude::*;
+use gstfootfall::rtsp_server::{clip_launch, Mount, RtspServer};
+
+use crate::input::{self, CountingArgs, SourceArgs};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Video file path or URI (file://, rtsp://, http://)
-    source: String,
-    /// Staff gallery file made by `footfall enroll`
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(flatten)]
+    counting: CountingArgs,
+    /// Serve the recorded clip SOURCE as an RTSP camera on 127.0.0.1 and count it through
+    /// rtspsrc, as a live camera (ends with the clip)
     #[arg(long)]
-    staff_gallery: Option<String>,
-    /// Gallery name (counters sharing a name share identities)
-    #[arg(long, default_value = "default")]
-    gallery: String,
-    /// Run the detector on every Nth frame
-    #[arg(long, default_value_t = 1)]
-    interval: u32,
-    /// rtsp:// only: transport (tcp, udp, tcp+udp)
-    #[arg(long, default_value = "tcp")]
-    transport: String,
-    /// rtsp:// only: give up if the camera delivers no video for this many seconds at start
-    #[arg(long, default_value_t = 30)]
-    connect_timeout: u64,
+    via_rtsp: bool,
 }
 
-pub fn run(a: Args) -> Result<(), String> {
-    if a.source.starts_with("rtsp://") || a.source.starts_with("rtsps://") {
-        return run_camera(&a);
+pub fn run(mut a: Args) -> Result<(), String> {
+    let chain = format!("{} ! fakesink sync=false", a.counting.footfallbin("-"));
+    let stop = input::ctrl_c_stop()?;
+    if !a.via_rtsp {
+        return input::run(&a.source, &chain, &stop);
     }
-    let uri = crate::to_uri(&a.source)?;
-    let desc = format!("uridecodebin uri=\"{uri}\" ! {}", counting_chain(&a));
-    let pipeline = launch(&desc)?;
-    let result = play_to_eos(&pipeline, None);
-    let _ = pipeline.set_state(gst::State::Null);
-    result.map(|_| ())
+    let (server, url) = serve_clip(&a.source.source, stop.clone())?;
+    eprintln!("serving {} as the camera {url}", a.source.source);
+    a.source.source = url;
+    a.source.end_with_stream = true;
+    let r = input::run(&a.source, &chain, &stop);
+    drop(server);
+    r
 }
 
-/// Everything after the decoder, counts as JSON lines on stdout.
-fn counting_chain(a: &Args) -> String {
-    let staff = a
-        .staff_gallery
-        .as_deref()
-        .map(|s| format!("staff-gallery=\"{s}\""))
-        .unwrap_or_default();
-    format!(
-        "footfallbin name=counting inference-interval={} gallery=\"{}\" location=- {staff} ! fakesink sync=false",
-        a.interval.max(1),
-        a.gallery
-    )
-}
+/// Time between the clip's last frame leaving the server and the end of the count, should
+/// the client miss the camera's end of stream (an RTCP BYE, lost over UDP): the client's
+/// jitter buffer (300 ms) and the chain catch up by then.
+const CLIP_END_GRACE: Duration = Duration::from_secs(5);
 
-/// A live camera: reconnects with back-off when it drops (warnings on stderr), counts go
-/// on; Ctrl-C ends the stream cleanly so the final counts line is written.
-fn run_camera(a: &Args) -> Result<(), String> {
-    let pipeline = launch(&counting_chain(a))?;
-    let counting = pipeline.by_name("counting").ok_or("no counting bin")?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let s2 = stop.clone();
-    ctrlc::set_handler(move || s2.store(true, Ordering::Relaxed))
-        .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
-    let bus = pipeline.bus().ok_or("no bus")?;
-    bus.enable_sync_message_emission();
-    bus.connect_sync_message(None, |_, msg| {
-        if let gst::MessageView::Warning(w) = msg.view() {
-            eprintln!("warning: {}", w.error());
+/// Serves `clip` as a loopback camera; `stop` is set shortly after the clip has been sent.
+fn serve_clip(clip: &str, stop: Arc<AtomicBool>) -> Result<(RtspServer, String), String> {
+    let path = std::path::Path::new(clip);
+    if !path.is_file() {
+        return Err(format!(
+            "--via-rtsp serves a recorded file: '{clip}' is not one"
+        ));
+    }
+    let mounts = [Mount {
+        name: "sample".into(),
+        launch: clip_launch(path),
+        ..Default::default()
+    }];
+    let server = RtspServer::start("127.0.0.1", 0, &mounts, move |_, media| {
+        let stop = stop.clone();
+        let pay = media
+            .element()
+            .downcast::<gst::Bin>()
+            .ok()
+            .and_then(|b| b.by_name("pay0"));
+        if let Some(pad) = pay.and_then(|p| p.static_pad("src")) {
+            pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+                if matches!(&info.data, Some(gst::PadProbeData::Event(e)) if e.type_() == gst::EventType::Eos)
+                {
+                    let stop = stop.clone();
+                    std::thread::spawn(move || {
+                        std::thread::sleep(CLIP_END_GRACE);
+                        stop.store(true, Ordering::Relaxed);
+                    });
+                }
+                gst::PadProbeReturn::Ok
+            });
         }
-    });
-    let mut o = CameraOptions::new(&a.source);
-    o.protocols = a.transport.clone();
-    o.first_frame_timeout = Duration::from_secs(a.connect_timeout);
-    let r = camera::run(&pipeline, &counting, &o, &stop);
-    let _ = pipeline.set_state(gst::State::Null);
-    r.map(|rep| {
-        eprintln!(
-            "camera: {} frames, {} reconnects",
-            rep.frames, rep.reconnects
-        )
-    })
+    })?;
+    let url = server.url("sample");
+    Ok((server, url))
 }

@@ -1,6 +1,9 @@
 //! `footfall`: command-line front end of the Footfall plugin (statically registered).
 //!
 //! * `footfall count SOURCE` — count unique visitors, printing JSON-lines events.
+//! * `footfall serve SOURCE` — count, and re-serve the video with the counts drawn on it
+//!   over RTSP for an NVR.
+//! * `footfall camera CLIP…` — serve recorded clips as RTSP cameras.
 //! * `footfall detect SOURCE` — run the face detector on a file or URI (file, rtsp, http)
 //!   and print the faces found per second of stream time.
 //! * `footfall bench` — detector throughput on the shared clips (see BENCHMARKS.md).
@@ -8,9 +11,12 @@
 
 mod bench;
 mod bench_counter;
+mod camera;
 mod count;
 mod detect;
 mod enroll;
+mod input;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +35,10 @@ struct Cli {
 enum Command {
     /// Count unique visitors in a clip or camera stream; prints visit and count events as JSON lines
     Count(count::Args),
+    /// Count a camera and re-serve its video, with the counts drawn on it, over RTSP (for an NVR)
+    Serve(serve::Args),
+    /// Serve recorded clips as RTSP cameras (each from the start for every client), until Ctrl-C
+    Camera(camera::Args),
     /// Detect faces in a clip or camera stream and print how many were found per second
     Detect(detect::Args),
     /// Measure detector frames per second against decode-only speed
@@ -49,6 +59,8 @@ fn main() {
     }
     let result = match cli.command {
         Command::Count(a) => count::run(a),
+        Command::Serve(a) => serve::run(a),
+        Command::Camera(a) => camera::run(a),
         Command::Detect(a) => detect::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Enroll(a) => enroll::run(a),

@@ -1,0 +1,31 @@
+//! `countsoverlay`: draws the current counts (from the `facecounter` counts meta on each
+//! buffer) on the video — a `textoverlay` child whose text follows the meta. For the video
+//! re-served to an NVR; any `textoverlay` property is reachable as `text::property`.
+
+use gst::glib;
+use gst::prelude::*;
+
+mod imp;
+
+glib::wrapper! {
+    pub struct CountsOverlay(ObjectSubclass<imp::CountsOverlay>)
+        @extends gst::Bin, gst::Element, gst::Object,
+        @implements gst::ChildProxy;
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::Element::register(
+        Some(plugin),
+        "countsoverlay",
+        gst::Rank::NONE,
+        CountsOverlay::static_type(),
+    )
+}
+
+/// The text drawn for the counts of one buffer, or `None` when it carries no counts meta.
+pub fn counts_text(buffer: &gst::BufferRef) -> Option<String> {
+    let (unique, visits, returning, _staff, in_view) = crate::facecounter::read_counts(buffer)?;
+    Some(format!(
+        "unique visitors {unique}   visits {visits}   returning {returning}   in view {in_view}"
+    ))
+}
