@@ -19,6 +19,7 @@ PKGS=(pkg-config build-essential python3 python3-venv
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   libgstrtspserver-1.0-dev gstreamer1.0-rtsp
   python3-gi python3-gst-1.0 gir1.2-gst-plugins-base-1.0
+  gstreamer1.0-opencv opencv-data  # OpenCV `facedetect`: second opinion in the faceredact test
   time)  # /usr/bin/time: peak memory in `footfall bench --suite counter`
 missing=()
 for p in "${PKGS[@]}"; do

@@ -13,12 +13,14 @@ pub mod face_meta;
 pub mod facecounter;
 mod facedetector;
 mod faceembedder;
+pub mod faceredact;
 mod facetracker;
 mod filter_bin;
 mod footfallbin;
 pub mod models;
 pub mod onnx_runtime;
 pub mod pipeline_util;
+pub mod redact;
 pub mod rtsp_relay;
 pub mod rtsp_server;
 pub mod track;
@@ -33,6 +35,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     facecounter::register(plugin)?;
     footfallbin::register(plugin)?;
     countsoverlay::register(plugin)?;
+    faceredact::register(plugin)?;
     Ok(())
 }
 

@@ -35,7 +35,7 @@ struct Cli {
 enum Command {
     /// Count unique visitors in a clip or camera stream; prints visit and count events as JSON lines
     Count(count::Args),
-    /// Count a camera and re-serve its video, with the counts drawn on it, over RTSP (for an NVR)
+    /// Count a camera and re-serve its video, faces blurred and counts drawn on it, over RTSP (for an NVR)
     Serve(serve::Args),
     /// Serve recorded clips as RTSP cameras (each from the start for every client), until Ctrl-C
     Camera(camera::Args),

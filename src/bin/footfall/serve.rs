@@ -32,11 +32,24 @@ pub struct Args {
     /// H.264 bit rate of the re-served stream, kbit/s
     #[arg(long, default_value_t = 2048)]
     bitrate: u32,
+    /// How faces are redacted in the re-served video (faceredact mode): blur, pixelate,
+    /// fill, or none (only where everyone filmed has consented to being recorded)
+    #[arg(long, default_value = "blur")]
+    redact: String,
 }
 
 pub fn run(a: Args) -> Result<(), String> {
+    let redact = match a.redact.as_str() {
+        "none" => String::new(),
+        mode @ ("blur" | "pixelate" | "fill") => format!("faceredact mode={mode} ! "),
+        other => {
+            return Err(format!(
+                "--redact {other}: use blur, pixelate, fill or none"
+            ))
+        }
+    };
     let chain = format!(
-        "{} ! videoconvert ! countsoverlay ! videoconvert \
+        "{} ! {redact}videoconvert ! countsoverlay ! videoconvert \
          ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate={} \
          ! h264parse ! video/x-h264,stream-format=byte-stream,alignment=au \
          ! appsink name=encoded sync=true max-buffers=30 drop=true emit-signals=false",
