@@ -186,6 +186,18 @@ pub fn detection_ran(buffer: &gst::BufferRef) -> Option<bool> {
     meta.structure().get::<bool>("detected").ok()
 }
 
+/// Fills `out` with the rectangle of every face region (roi_type `face`): what an element
+/// that only needs where faces are reads per frame, without the param structures.
+pub fn face_rects(buffer: &gst::BufferRef, out: &mut Vec<(u32, u32, u32, u32)>) {
+    out.clear();
+    out.extend(
+        buffer
+            .iter_meta::<VideoRegionOfInterestMeta>()
+            .filter(|m| m.roi_type() == ROI_TYPE)
+            .map(|m| m.rect()),
+    );
+}
+
 /// Reads every face region (roi_type `face`) from a buffer.
 pub fn read_faces(buffer: &gst::BufferRef) -> Vec<FaceRegion> {
     buffer

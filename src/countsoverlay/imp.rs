@@ -1,4 +1,4 @@
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
 use gst::glib;
 use gst::prelude::*;
@@ -44,14 +44,18 @@ impl CountsOverlay {
             .map_err(|e| format!("cannot make textoverlay (gstreamer1.0-plugins-base): {e}"))?;
         self.obj().add(&text).map_err(|e| e.to_string())?;
         let video_sink = text.static_pad("video_sink").ok_or("no video_sink pad")?;
-        // The text follows each buffer's counts; set before the buffer is drawn.
+        // The text follows each buffer's counts; set before the buffer is drawn, and only
+        // when they change (a new text makes textoverlay lay it out again).
         let t = text.downgrade();
+        let shown: Mutex<Option<super::Counts>> = Mutex::new(None);
         video_sink.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-            if let (Some(text), Some(counts)) = (
-                t.upgrade(),
-                info.buffer().and_then(|b| super::counts_text(b)),
-            ) {
-                text.set_property("text", counts);
+            let counts = info
+                .buffer()
+                .and_then(|b| crate::facecounter::read_counts(b));
+            let mut shown = shown.lock().unwrap();
+            if let (Some(text), Some(c)) = (t.upgrade(), counts.filter(|c| *shown != Some(*c))) {
+                text.set_property("text", super::counts_text(c));
+                *shown = Some(c);
             }
             gst::PadProbeReturn::Ok
         });

@@ -22,10 +22,13 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     )
 }
 
-/// The text drawn for the counts of one buffer, or `None` when it carries no counts meta.
-pub fn counts_text(buffer: &gst::BufferRef) -> Option<String> {
-    let (unique, visits, returning, _staff, in_view) = crate::facecounter::read_counts(buffer)?;
-    Some(format!(
+/// Counts as `facecounter`'s meta carries them: unique, visits, returning, staff, in view.
+pub type Counts = (u32, u32, u32, u32, u32);
+
+/// The text drawn for `counts`.
+pub fn counts_text(counts: Counts) -> String {
+    let (unique, visits, returning, _staff, in_view) = counts;
+    format!(
         "unique visitors {unique}   visits {visits}   returning {returning}   in view {in_view}"
-    ))
+    )
 }

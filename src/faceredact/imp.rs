@@ -44,6 +44,8 @@ impl Default for Settings {
 #[derive(Default)]
 struct State {
     info: Option<gst_video::VideoInfo>,
+    /// Reused per frame: the face rectangles and the blur's working copy.
+    rects: Vec<(u32, u32, u32, u32)>,
     scratch: Vec<u32>,
 }
 
@@ -162,8 +164,14 @@ impl BaseTransformImpl for FaceRedact {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let faces = face_meta::read_faces(buf);
-        if faces.is_empty() {
+        let mut state = self.state.lock().unwrap();
+        let State {
+            info,
+            rects,
+            scratch,
+        } = &mut *state;
+        face_meta::face_rects(buf, rects);
+        if rects.is_empty() {
             return Ok(gst::FlowSuccess::Ok);
         }
         let s = *self.settings.lock().unwrap();
@@ -172,8 +180,6 @@ impl BaseTransformImpl for FaceRedact {
             RedactMode::Pixelate => Mode::Pixelate,
             RedactMode::Fill => Mode::Fill,
         };
-        let mut state = self.state.lock().unwrap();
-        let State { info, scratch } = &mut *state;
         let Some(info) = info.as_ref() else {
             gst::element_imp_error!(
                 self,
@@ -194,8 +200,8 @@ impl BaseTransformImpl for FaceRedact {
         let finfo = info.format_info();
         let (w, h) = (info.width() as usize, info.height() as usize);
         let yuv = finfo.is_yuv();
-        for face in &faces {
-            let r = grow(face.rect, s.margin, w, h);
+        for &rect in rects.iter() {
+            let r = grow(rect, s.margin, w, h);
             if r.is_empty() {
                 continue;
             }
@@ -230,7 +236,7 @@ impl BaseTransformImpl for FaceRedact {
                 comp.redact(rc, mode, effect_size(rc.width(), s.strength), fill, scratch);
             }
         }
-        gst::trace!(CAT, imp = self, "redacted {} faces", faces.len());
+        gst::trace!(CAT, imp = self, "redacted {} faces", rects.len());
         Ok(gst::FlowSuccess::Ok)
     }
 }
