@@ -20,6 +20,7 @@ mod footfallbin;
 pub mod models;
 pub mod onnx_runtime;
 pub mod pipeline_util;
+pub mod publish;
 pub mod redact;
 pub mod rtsp_relay;
 pub mod rtsp_server;

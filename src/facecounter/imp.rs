@@ -11,13 +11,15 @@ use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 
-use crate::count::events::{EventWriter, VisitEvent};
+use crate::count::events::{EventOutputs, EventWriter, VisitEvent};
 use crate::count::gallery::Gallery;
 use crate::count::site::{self, Site};
 use crate::count::staff;
 use crate::count::visits::{CountParams, Counts, Outcome, VisitBuilder};
 use crate::embedding_meta::EmbeddingMeta;
 use crate::face_meta;
+
+use super::mqtt_props::{self, MqttProps};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -32,6 +34,8 @@ pub const COUNTS_META: &str = "FootfallCountsMeta";
 pub const COUNTS_STRUCT: &str = "footfall-counts";
 
 const NS: u64 = 1_000_000_000;
+/// How long end of stream waits for queued MQTT messages to reach the broker.
+const MQTT_EOS_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -40,6 +44,7 @@ struct Settings {
     staff_gallery: Option<String>,
     report_interval_s: u32,
     location: Option<String>,
+    mqtt: MqttProps,
 }
 
 impl Default for Settings {
@@ -50,6 +55,7 @@ impl Default for Settings {
             staff_gallery: None,
             report_interval_s: 60,
             location: None,
+            mqtt: MqttProps::default(),
         }
     }
 }
@@ -58,7 +64,7 @@ struct Running {
     site: Arc<Mutex<Site>>,
     staff: Option<Gallery>,
     visits: VisitBuilder,
-    events: Option<EventWriter>,
+    events: EventOutputs,
     last_counts: Option<(Counts, u32)>,
     last_report: Option<u64>,
     in_view: u32,
@@ -128,10 +134,8 @@ impl FaceCounter {
         let _ = self
             .obj()
             .post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
-        if let Some(ev) = r.events.as_mut() {
-            if let Err(e) = ev.counts(&counts, r.in_view, r.last_pts_s) {
-                gst::element_imp_warning!(self, gst::ResourceError::Write, ("{}", e));
-            }
+        if let Err(e) = r.events.counts(&counts, r.in_view, r.last_pts_s) {
+            gst::element_imp_warning!(self, gst::ResourceError::Write, ("{}", e));
         }
     }
 
@@ -150,6 +154,20 @@ impl FaceCounter {
             (s.counts, s.window_start)
         };
         self.report(r, counts, start, now, true, 0);
+        // The final counts reach the broker before EOS goes on (the application usually
+        // stops the pipeline on the EOS message), unless the broker stays away.
+        if let Some(m) = r.events.mqtt.as_ref() {
+            if !m.flush(MQTT_EOS_WAIT) {
+                gst::element_imp_warning!(
+                    self,
+                    gst::ResourceError::Write,
+                    (
+                        "MQTT: {} messages not delivered at end of stream",
+                        m.stats().pending
+                    )
+                );
+            }
+        }
     }
 
     fn decide(&self, r: &mut Running, params: &CountParams, track: u64, now: u64) {
@@ -173,7 +191,7 @@ impl FaceCounter {
             Outcome::Unidentified => Some((false, false)),
             Outcome::Continued { .. } | Outcome::Ignored => None,
         };
-        if let (Some((returning, staff)), Some(ev)) = (kind, r.events.as_mut()) {
+        if let Some((returning, staff)) = kind {
             let event = VisitEvent {
                 returning,
                 staff,
@@ -182,7 +200,7 @@ impl FaceCounter {
                 threshold: params.match_threshold,
                 identified: outcome != Outcome::Unidentified,
             };
-            if let Err(e) = ev.visit(&event) {
+            if let Err(e) = r.events.visit(&event) {
                 gst::element_imp_warning!(self, gst::ResourceError::Write, ("{}", e));
             }
         }
@@ -229,7 +247,7 @@ impl ObjectImpl for FaceCounter {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             let p = CountParams::default();
-            vec![
+            let mut props = vec![
                 glib::ParamSpecString::builder("gallery")
                     .nick("Gallery")
                     .blurb("Name of the identity gallery; counters in one process naming the same gallery share identities and totals")
@@ -281,7 +299,9 @@ impl ObjectImpl for FaceCounter {
                     .blurb("Write visit and count events as JSON lines to this file ('-' = stdout); unset = none")
                     .mutable_ready()
                     .build(),
-            ]
+            ];
+            props.extend_from_slice(mqtt_props::specs());
+            props
         });
         PROPS.as_ref()
     }
@@ -310,7 +330,10 @@ impl ObjectImpl for FaceCounter {
             "staff-gallery" => s.staff_gallery = value.get().expect("type checked upstream"),
             "report-interval" => s.report_interval_s = value.get().expect("type checked upstream"),
             "location" => s.location = value.get().expect("type checked upstream"),
-            other => unreachable!("unknown property {other}"),
+            other => {
+                let known = mqtt_props::set(&mut s.mqtt, other, value);
+                assert!(known, "unknown property {other}");
+            }
         }
     }
 
@@ -325,7 +348,8 @@ impl ObjectImpl for FaceCounter {
             "staff-gallery" => s.staff_gallery.to_value(),
             "report-interval" => s.report_interval_s.to_value(),
             "location" => s.location.to_value(),
-            other => unreachable!("unknown property {other}"),
+            other => mqtt_props::get(&s.mqtt, other)
+                .unwrap_or_else(|| unreachable!("unknown property {other}")),
         }
     }
 }
@@ -370,13 +394,16 @@ impl BaseTransformImpl for FaceCounter {
             ),
             None => None,
         };
-        let events = match s.location.as_deref().filter(|p| !p.is_empty()) {
+        let file = match s.location.as_deref().filter(|p| !p.is_empty()) {
             Some(p) => Some(
                 EventWriter::open(p)
                     .map_err(|e| gst::error_msg!(gst::ResourceError::OpenWrite, ("{}", e)))?,
             ),
             None => None,
         };
+        let mqtt = mqtt_props::publisher(&s.mqtt, &s.gallery, self.obj().upcast_ref())
+            .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ("{}", e)))?;
+        let events = EventOutputs::new(file, mqtt);
         *self.state.lock().unwrap() = Some(Running {
             site: site::site(&s.gallery),
             staff,

@@ -6,6 +6,7 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
+mod mqtt_props;
 
 pub use imp::{read_counts, register_meta, COUNTS_META, COUNTS_STRUCT};
 

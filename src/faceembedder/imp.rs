@@ -105,10 +105,8 @@ impl FaceEmbedder {
             worker.scheduler.prune(frame_no);
         }
         let faces = face_meta::read_faces(buf);
-        if !faces.is_empty()
-            && faces.iter().all(|f| f.track_id.is_none())
-            && !state.warned_untracked
-        {
+        // A tracker marks every face with its state (tentative ones have no id yet).
+        if !faces.is_empty() && faces.iter().all(|f| f.state.is_none()) && !state.warned_untracked {
             state.warned_untracked = true;
             gst::element_imp_warning!(
                 self,

@@ -2,6 +2,7 @@
 //! the plugin registered statically, and running pipelines while collecting face metadata.
 #![allow(dead_code)]
 
+pub mod mqtt;
 pub mod rtsp;
 
 use std::path::PathBuf;
