@@ -6,9 +6,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{run_pipeline, shared};
+use common::run_pipeline;
 use gst::prelude::*;
 use gst_video::prelude::*;
 
@@ -244,26 +244,12 @@ fn opencv_residuals(encoded: &Path, redacted: &Redacted) -> (usize, usize) {
     (frames_inside, elsewhere)
 }
 
-fn every_clip() -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    for dir in ["real", "synth"] {
-        for e in std::fs::read_dir(shared(&format!("media/{dir}"))).unwrap() {
-            let p = e.unwrap().path();
-            if p.extension().is_some_and(|x| x == "mp4") {
-                v.push(p);
-            }
-        }
-    }
-    v.sort();
-    v
-}
-
 #[test]
 fn no_face_is_found_in_redacted_regions_of_any_clip() {
     common::init();
     let mut failures = Vec::new();
     let only = std::env::var("FOOTFALL_REDACT_CLIP").unwrap_or_default();
-    for clip in every_clip()
+    for clip in common::every_clip()
         .into_iter()
         .filter(|c| c.to_string_lossy().contains(&only))
     {

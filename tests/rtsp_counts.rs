@@ -15,19 +15,11 @@ const CHAIN: &str = "videoconvert ! facedetector ! facetracker ! faceembedder";
 
 fn clips_with_truth() -> Vec<(String, PathBuf, serde_json::Value)> {
     let mut v = Vec::new();
-    for dir in ["real", "synth"] {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(shared(&format!("media/{dir}")))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "mp4"))
-            .collect();
-        files.sort();
-        for clip in files {
-            let truth = clip.with_extension("truth.json");
-            if let Ok(text) = std::fs::read_to_string(&truth) {
-                let name = clip.file_stem().unwrap().to_string_lossy().to_string();
-                v.push((name, clip, serde_json::from_str(&text).unwrap()));
-            }
+    for clip in common::every_clip() {
+        let truth = clip.with_extension("truth.json");
+        if let Ok(text) = std::fs::read_to_string(&truth) {
+            let name = clip.file_stem().unwrap().to_string_lossy().to_string();
+            v.push((name, clip, serde_json::from_str(&text).unwrap()));
         }
     }
     v

@@ -2,6 +2,7 @@
 //! the plugin registered statically, and running pipelines while collecting face metadata.
 #![allow(dead_code)]
 
+pub mod leaks;
 pub mod mqtt;
 pub mod rtsp;
 
@@ -38,6 +39,21 @@ pub fn detector_model() -> PathBuf {
         Some(d) => PathBuf::from(d).join("face_detector.onnx"),
         None => shared("models/face_detector.onnx"),
     }
+}
+
+/// Every shared clip (real and synthetic, `.mp4`), sorted.
+pub fn every_clip() -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for dir in ["real", "synth"] {
+        for e in std::fs::read_dir(shared(&format!("media/{dir}"))).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "mp4") {
+                v.push(p);
+            }
+        }
+    }
+    v.sort();
+    v
 }
 
 pub fn init() {
