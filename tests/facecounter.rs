@@ -33,13 +33,21 @@ fn fresh_json(name: &str) -> std::path::PathBuf {
 
 /// The whole chain on `clip` into `facecounter name=counter gallery=… location=json props`
 /// and a `fakesink name=sink`.
+/// The chain; `mode=tracks` in `props` leaves `faceembedder` out (that mode needs none).
 fn chain_desc(clip: &str, gallery: &str, json: &std::path::Path, props: &str) -> String {
+    let embedder = if props.contains("mode=tracks") {
+        String::new()
+    } else {
+        format!(
+            "! faceembedder model={}",
+            shared("models/face_embedder.onnx").display()
+        )
+    };
     format!(
-        "filesrc location={} ! decodebin ! videoconvert ! facedetector model={} ! facetracker ! faceembedder model={} \
+        "filesrc location={} ! decodebin ! videoconvert ! facedetector model={} ! facetracker {embedder} \
          ! facecounter name=counter gallery={gallery} location={} {props} ! fakesink name=sink sync=false",
         shared(&format!("media/{clip}.mp4")).display(),
         common::detector_model().display(),
-        shared("models/face_embedder.onnx").display(),
         json.display()
     )
 }
@@ -133,6 +141,84 @@ fn synth_clips_against_truth() {
     let r = count("synth/synth_returns", "");
     assert_eq!(r.unique, 8);
     assert_eq!(r.visits, 17);
+}
+
+/// `mode=tracks`: no embedder in the chain, every confirmed track a visit, nobody
+/// recognised (unique = visits, no returning visits). Measured: visits equal the truth on
+/// every clip with a truth file except store-aisle (its one 17-24 px face never confirms).
+#[test]
+fn tracks_mode_counts_visits_without_embeddings() {
+    let mut table = Vec::new();
+    for clip in common::every_clip() {
+        let Ok(text) = std::fs::read_to_string(clip.with_extension("truth.json")) else {
+            continue;
+        };
+        let truth: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let expected = &truth["expected"];
+        let visits = expected["total_visits"].as_u64().unwrap();
+        let range = &expected["unique_visitors_range"];
+        let rel = clip
+            .strip_prefix(common::shared_dir().join("media"))
+            .unwrap();
+        let name = rel.with_extension("").to_string_lossy().to_string();
+        let f = count(&name, "mode=tracks");
+        assert_eq!(
+            (f.unique, f.returning, f.staff),
+            (f.visits, 0, 0),
+            "{name}: {f:?}"
+        );
+        // Visits as the truth has them, within the uncertainty its range allows.
+        let slack = range[1].as_u64().unwrap() - range[0].as_u64().unwrap();
+        assert!(
+            f.visits.abs_diff(visits) <= slack.max(visits / 10),
+            "{name}: {} visits, truth {visits}",
+            f.visits
+        );
+        table.push(format!(
+            "{name}: tracks mode {} visits (= unique) vs truth {visits} visits, {} unique",
+            f.visits, expected["unique_visitors"]
+        ));
+    }
+    println!("{}", table.join("\n"));
+}
+
+#[test]
+fn tracks_mode_refuses_a_staff_gallery_and_warns_about_an_embedder() {
+    common::init();
+    let json = fresh_json("tracks-staff");
+    let staff = tmp("tracks-staff.bin");
+    std::fs::write(&staff, b"not read").unwrap();
+    let run = common::run_pipeline(
+        &chain_desc(
+            "real/head-pose-face-detection-male",
+            "tracks-staff",
+            &json,
+            &format!("mode=tracks staff-gallery={}", staff.display()),
+        ),
+        60,
+    );
+    let err = run.error.unwrap_or_default();
+    assert!(err.contains("staff-gallery needs mode=biometric"), "{err}");
+    // An embedder left in the chain: counted all the same, with a warning to remove it.
+    let desc = chain_desc(
+        "real/head-pose-face-detection-male",
+        "tracks-emb",
+        &json,
+        "",
+    )
+    .replace(
+        "facecounter name=counter",
+        "facecounter name=counter mode=tracks",
+    );
+    let run = common::run_pipeline(&desc, 60);
+    assert!(run.error.is_none(), "{:?}", run.error);
+    assert!(
+        run.warnings
+            .iter()
+            .any(|w| w.contains("remove faceembedder")),
+        "{:?}",
+        run.warnings
+    );
 }
 
 #[test]

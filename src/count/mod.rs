@@ -6,4 +6,5 @@ pub mod gallery;
 pub mod quantized;
 pub mod site;
 pub mod staff;
+pub mod track_visits;
 pub mod visits;

@@ -15,11 +15,13 @@ use crate::count::events::{EventOutputs, EventWriter, VisitEvent};
 use crate::count::gallery::Gallery;
 use crate::count::site::{self, Site};
 use crate::count::staff;
+use crate::count::track_visits::{TrackParams, TrackVisits};
 use crate::count::visits::{CountParams, Counts, Outcome, VisitBuilder};
 use crate::embedding_meta::EmbeddingMeta;
 use crate::face_meta;
 
 use super::mqtt_props::{self, MqttProps};
+use super::CountMode;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -45,6 +47,7 @@ struct Settings {
     report_interval_s: u32,
     location: Option<String>,
     mqtt: MqttProps,
+    mode: CountMode,
 }
 
 impl Default for Settings {
@@ -56,6 +59,7 @@ impl Default for Settings {
             report_interval_s: 60,
             location: None,
             mqtt: MqttProps::default(),
+            mode: CountMode::default(),
         }
     }
 }
@@ -64,6 +68,10 @@ struct Running {
     site: Arc<Mutex<Site>>,
     staff: Option<Gallery>,
     visits: VisitBuilder,
+    mode: CountMode,
+    /// Visits from tracks alone (`mode=tracks`).
+    tracks: TrackVisits,
+    warned_embeddings: bool,
     events: EventOutputs,
     last_counts: Option<(Counts, u32)>,
     last_report: Option<u64>,
@@ -145,7 +153,11 @@ impl FaceCounter {
         let mut guard = self.state.lock().unwrap();
         let Some(r) = guard.as_mut() else { return };
         let now = r.last_now;
-        for track in r.visits.live() {
+        let live = match r.mode {
+            CountMode::Biometric => r.visits.live(),
+            CountMode::Tracks => r.tracks.live(),
+        };
+        for track in live {
             self.decide(r, &params, track, now);
         }
         r.in_view = 0;
@@ -174,14 +186,20 @@ impl FaceCounter {
         let outcome = {
             let mut site = r.site.lock().unwrap();
             let site = &mut *site;
-            r.visits.end(
-                track,
-                now,
-                params,
-                &mut site.gallery,
-                r.staff.as_ref(),
-                &mut site.counts,
-            )
+            match r.mode {
+                CountMode::Biometric => r.visits.end(
+                    track,
+                    now,
+                    params,
+                    &mut site.gallery,
+                    r.staff.as_ref(),
+                    &mut site.counts,
+                ),
+                CountMode::Tracks => {
+                    r.tracks
+                        .end(track, now, &TrackParams::default(), &mut site.counts)
+                }
+            }
         };
         gst::debug!(CAT, imp = self, "track {} ended: {:?}", track, outcome);
         let kind = match outcome {
@@ -299,6 +317,11 @@ impl ObjectImpl for FaceCounter {
                     .blurb("Write visit and count events as JSON lines to this file ('-' = stdout); unset = none")
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("mode", CountMode::default())
+                    .nick("Mode")
+                    .blurb("biometric: de-duplicate visits by face embeddings; tracks: count visits from face tracks alone (no embeddings, for sites without consent; a returning visitor counts again)")
+                    .mutable_ready()
+                    .build(),
             ];
             props.extend_from_slice(mqtt_props::specs());
             props
@@ -330,6 +353,7 @@ impl ObjectImpl for FaceCounter {
             "staff-gallery" => s.staff_gallery = value.get().expect("type checked upstream"),
             "report-interval" => s.report_interval_s = value.get().expect("type checked upstream"),
             "location" => s.location = value.get().expect("type checked upstream"),
+            "mode" => s.mode = value.get().expect("type checked upstream"),
             other => {
                 let known = mqtt_props::set(&mut s.mqtt, other, value);
                 assert!(known, "unknown property {other}");
@@ -348,6 +372,7 @@ impl ObjectImpl for FaceCounter {
             "staff-gallery" => s.staff_gallery.to_value(),
             "report-interval" => s.report_interval_s.to_value(),
             "location" => s.location.to_value(),
+            "mode" => s.mode.to_value(),
             other => mqtt_props::get(&s.mqtt, other)
                 .unwrap_or_else(|| unreachable!("unknown property {other}")),
         }
@@ -387,6 +412,13 @@ impl BaseTransformImpl for FaceCounter {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let s = self.settings.lock().unwrap().clone();
+        if s.mode == CountMode::Tracks && s.staff_gallery.as_deref().is_some_and(|p| !p.is_empty())
+        {
+            return Err(gst::error_msg!(
+                gst::LibraryError::Settings,
+                ("staff-gallery needs mode=biometric: without embeddings staff cannot be recognised")
+            ));
+        }
         let staff = match s.staff_gallery.as_deref().filter(|p| !p.is_empty()) {
             Some(p) => Some(
                 staff::load(std::path::Path::new(p))
@@ -408,6 +440,9 @@ impl BaseTransformImpl for FaceCounter {
             site: site::site(&s.gallery),
             staff,
             visits: VisitBuilder::default(),
+            mode: s.mode,
+            tracks: TrackVisits::default(),
+            warned_embeddings: false,
             events,
             last_counts: None,
             last_report: None,
@@ -458,12 +493,26 @@ impl BaseTransformImpl for FaceCounter {
         for f in &faces {
             if let (Some(track), Some("new" | "tracked")) = (f.track_id, f.state.as_deref()) {
                 in_view += 1;
-                r.visits.observe(track, now, f.rect.2);
+                match r.mode {
+                    CountMode::Biometric => r.visits.observe(track, now, f.rect.2),
+                    CountMode::Tracks => r.tracks.observe(track, now, f.rect, f.score),
+                }
             }
         }
         r.in_view = in_view;
-        for e in embeddings {
-            r.visits.add_view(e.track_id, e.embedding, e.quality, now);
+        if r.mode == CountMode::Tracks {
+            if !embeddings.is_empty() && !r.warned_embeddings {
+                r.warned_embeddings = true;
+                gst::element_imp_warning!(
+                    self,
+                    gst::StreamError::Format,
+                    ("mode=tracks uses no embeddings: remove faceembedder (its embeddings are discarded here)")
+                );
+            }
+        } else {
+            for e in embeddings {
+                r.visits.add_view(e.track_id, e.embedding, e.quality, now);
+            }
         }
         for track in ended {
             self.decide(r, &params, track, now);

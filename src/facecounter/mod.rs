@@ -15,6 +15,24 @@ glib::wrapper! {
         @extends gst_base::BaseTransform, gst::Element, gst::Object;
 }
 
+/// The `mode` property's values.
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum, Default)]
+#[repr(u32)]
+#[enum_type(name = "GstFootfallCountMode")]
+pub enum CountMode {
+    #[default]
+    #[enum_value(
+        name = "Biometric: visits de-duplicated by face embeddings (needs faceembedder)",
+        nick = "biometric"
+    )]
+    Biometric = 0,
+    #[enum_value(
+        name = "Tracks: visits from face tracks alone, no embeddings, returning visitors count again",
+        nick = "tracks"
+    )]
+    Tracks = 1,
+}
+
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     gst::Element::register(
         Some(plugin),

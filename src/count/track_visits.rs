@@ -1,0 +1,179 @@
+//! Non-biometric counting (`facecounter mode=tracks`): visits from face tracks alone, for
+//! sites without consent for biometric processing. No embedding is read or kept, so
+//! nobody can be recognised — and so a returning visitor counts again: `unique_visitors`
+//! equals `visits` here (an upper bound of the people who came).
+//!
+//! What keeps it honest without identities: a track must stay in view long enough with a
+//! confident face (flickers, backs of heads and passing non-faces do not count), and a
+//! track that starts where another ended moments before continues that visit (the tracker
+//! lost the face behind someone; it is not a new person).
+
+use std::collections::HashMap;
+
+use super::visits::{Counts, Outcome};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackParams {
+    /// Frames a track must be in view to be a visit.
+    pub min_frames: u32,
+    /// The track's best detection score must reach this.
+    pub min_best_score: f32,
+    /// A track starting within this long (ns) of another's end…
+    pub merge_window: u64,
+    /// …and this many face widths from where it ended continues that visit.
+    pub merge_distance: f32,
+}
+
+impl Default for TrackParams {
+    fn default() -> Self {
+        TrackParams {
+            min_frames: 15,
+            min_best_score: 0.85,
+            merge_window: 1_000_000_000,
+            merge_distance: 0.5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    frames: u32,
+    first_seen: u64,
+    /// Last frame the face was in view (the tracker ends a track some time after that).
+    last_seen: u64,
+    best_score: f32,
+    first_center: (f32, f32),
+    last_center: (f32, f32),
+    width: f32,
+}
+
+/// Where and when a track that counted (or continued one) was last seen.
+#[derive(Debug, Clone, Copy)]
+struct Ending {
+    at: u64,
+    center: (f32, f32),
+    width: f32,
+}
+
+#[derive(Debug, Default)]
+pub struct TrackVisits {
+    live: HashMap<u64, Span>,
+    recent: Vec<Ending>,
+}
+
+fn center((x, y, w, h): (u32, u32, u32, u32)) -> (f32, f32) {
+    (x as f32 + w as f32 / 2.0, y as f32 + h as f32 / 2.0)
+}
+
+impl TrackVisits {
+    /// The confirmed track was in view at `now` with this face box and detection score.
+    pub fn observe(&mut self, track: u64, now: u64, rect: (u32, u32, u32, u32), score: f32) {
+        let c = center(rect);
+        let s = self.live.entry(track).or_insert(Span {
+            frames: 0,
+            first_seen: now,
+            last_seen: now,
+            best_score: 0.0,
+            first_center: c,
+            last_center: c,
+            width: rect.2 as f32,
+        });
+        s.frames += 1;
+        s.last_seen = now;
+        s.best_score = s.best_score.max(score);
+        s.last_center = c;
+        s.width = s.width.max(rect.2 as f32);
+    }
+
+    pub fn live(&self) -> Vec<u64> {
+        self.live.keys().copied().collect()
+    }
+
+    /// Decides the finished track: a visit (counted as [`Outcome::Unidentified`], a visitor
+    /// that cannot be de-duplicated), the continuation of one, or nothing.
+    pub fn end(&mut self, track: u64, now: u64, p: &TrackParams, counts: &mut Counts) -> Outcome {
+        let Some(s) = self.live.remove(&track) else {
+            return Outcome::Ignored;
+        };
+        self.recent
+            .retain(|e| now.saturating_sub(e.at) <= p.merge_window.saturating_mul(4));
+        let continues = self.recent.iter().any(|e| {
+            let gap_ok = s.first_seen >= e.at.saturating_sub(p.merge_window / 4)
+                && s.first_seen <= e.at + p.merge_window;
+            let (dx, dy) = (s.first_center.0 - e.center.0, s.first_center.1 - e.center.1);
+            gap_ok && (dx * dx + dy * dy).sqrt() <= p.merge_distance * e.width.max(s.width)
+        });
+        let counted = !continues && s.frames >= p.min_frames && s.best_score >= p.min_best_score;
+        if continues || counted {
+            // Either way the person was here until now: a later fragment continues this.
+            self.recent.push(Ending {
+                at: s.last_seen,
+                center: s.last_center,
+                width: s.width,
+            });
+        }
+        if !counted {
+            return Outcome::Ignored;
+        }
+        counts.unique_visitors += 1;
+        counts.visits += 1;
+        Outcome::Unidentified
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+
+    fn walk(v: &mut TrackVisits, track: u64, from: u64, frames: u32, x: u32, score: f32) -> u64 {
+        let mut t = from;
+        for i in 0..frames {
+            t = from + i as u64 * S / 15;
+            v.observe(track, t, (x + i, 100, 40, 40), score);
+        }
+        t
+    }
+
+    #[test]
+    fn a_long_confident_track_is_a_visit_a_flicker_is_not() {
+        let (mut v, mut c, p) = (
+            TrackVisits::default(),
+            Counts::default(),
+            TrackParams::default(),
+        );
+        let end = walk(&mut v, 1, 0, 30, 10, 0.95);
+        assert_eq!(v.end(1, end, &p, &mut c), Outcome::Unidentified);
+        let end = walk(&mut v, 2, 10 * S, 5, 400, 0.95);
+        assert_eq!(v.end(2, end, &p, &mut c), Outcome::Ignored, "too short");
+        let end = walk(&mut v, 3, 20 * S, 40, 400, 0.6);
+        assert_eq!(
+            v.end(3, end, &p, &mut c),
+            Outcome::Ignored,
+            "never a confident face"
+        );
+        assert_eq!((c.unique_visitors, c.visits, c.returning_visits), (1, 1, 0));
+    }
+
+    #[test]
+    fn a_fragment_where_a_track_just_ended_continues_the_visit() {
+        let (mut v, mut c, p) = (
+            TrackVisits::default(),
+            Counts::default(),
+            TrackParams::default(),
+        );
+        let end = walk(&mut v, 1, 0, 30, 10, 0.95);
+        v.end(1, end, &p, &mut c);
+        // Reappears 0.5 s later 20 px on: the same person.
+        let end2 = walk(&mut v, 2, end + S / 2, 30, 50, 0.95);
+        assert_eq!(v.end(2, end2, &p, &mut c), Outcome::Ignored);
+        // Someone at the far side of the frame at the same moment is another visit.
+        let end3 = walk(&mut v, 3, end + S / 2, 30, 600, 0.95);
+        assert_eq!(v.end(3, end3, &p, &mut c), Outcome::Unidentified);
+        // The same place but 10 s later: a new visit (nothing ties them without a face).
+        let end4 = walk(&mut v, 4, end2 + 10 * S, 30, 90, 0.95);
+        assert_eq!(v.end(4, end4, &p, &mut c), Outcome::Unidentified);
+        assert_eq!(c.visits, 3);
+    }
+}
