@@ -306,6 +306,53 @@ fn retention_forgets_and_returning_people_count_again() {
     assert_eq!(forgot["visits"], kept["visits"]);
 }
 
+/// Largest number of identities the gallery held while the clip played (sampled on every
+/// buffer after the counter), and whether any is left once the pipeline stopped.
+fn gallery_sizes(props: &str, name: &str) -> (usize, Option<usize>) {
+    use gstfootfall::count::site::identity_count;
+    common::init();
+    let json = fresh_json(name);
+    let pipeline =
+        gstfootfall::pipeline_util::launch(&chain_desc("synth/synth_returns", name, &json, props))
+            .unwrap();
+    let most = Arc::new(Mutex::new(0usize));
+    let (m2, gallery) = (most.clone(), name.to_string());
+    pipeline
+        .by_name("sink")
+        .unwrap()
+        .static_pad("sink")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            let n = identity_count(&gallery).unwrap_or(0);
+            let mut m = m2.lock().unwrap();
+            *m = (*m).max(n);
+            gst::PadProbeReturn::Ok
+        });
+    let r = play_to_eos(&pipeline, Some(std::time::Duration::from_secs(600)));
+    pipeline.set_state(gst::State::Null).unwrap();
+    r.unwrap();
+    let most = *most.lock().unwrap();
+    (most, identity_count(name))
+}
+
+#[test]
+fn retention_erases_identities_from_memory() {
+    // synth_returns: 8 people, at most 3 in view at once, returns more than 3 s apart.
+    let (kept, after_kept) = gallery_sizes("", "erase-12h");
+    let (short, after_short) = gallery_sizes("retention=3", "erase-3s");
+    println!("identities held at most: retention 12 h {kept}, 3 s {short}");
+    assert_eq!(kept, 8, "12 h: every identity kept through the clip");
+    assert!(
+        short <= 3,
+        "3 s: only people seen in the last seconds are held ({short})"
+    );
+    assert_eq!(
+        (after_kept, after_short),
+        (None, None),
+        "nothing is kept once the counters stopped"
+    );
+}
+
 #[test]
 fn capacity_erases_the_oldest_with_a_warning() {
     let (warnings, full) = run_with_warnings("synth/synth_returns", "capacity=2", "capacity-2");

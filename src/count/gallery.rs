@@ -154,6 +154,27 @@ impl Gallery {
         id
     }
 
+    /// Every identity's last-seen time and stored views (with their quality), for
+    /// persistence.
+    pub fn export(&self) -> Vec<(u64, Vec<(Embedding, f32)>)> {
+        self.identities
+            .iter()
+            .map(|i| {
+                let views = i
+                    .views
+                    .iter()
+                    .map(|&(row, q)| {
+                        let r = row as usize;
+                        let mut e = [0.0; DIM];
+                        e.copy_from_slice(&self.rows[r * DIM..(r + 1) * DIM]);
+                        (e, q)
+                    })
+                    .collect();
+                (i.last_seen, views)
+            })
+            .collect()
+    }
+
     /// Marks a returning visit of `id` at `now` and merges its new views.
     pub fn revisit(&mut self, id: u64, embeddings: &[(Embedding, f32)], now: u64, new_visit: bool) {
         if let Some(i) = self.identities.iter().position(|i| i.id == id) {

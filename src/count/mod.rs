@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod gallery;
+pub mod persist;
 pub mod quantized;
 pub mod site;
 pub mod staff;

@@ -75,21 +75,9 @@ pub fn load(path: &std::path::Path) -> Result<Gallery, String> {
 
 /// Writes a staff file readable by the owner only (0600), atomically (write + rename).
 pub fn save(path: &std::path::Path, file: &StaffFile) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
     let text = serde_json::to_string(file).map_err(|e| e.to_string())?;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| format!("cannot write '{}': {e}", tmp.display()))?;
-    f.write_all(text.as_bytes())
-        .and_then(|_| f.sync_all())
-        .map_err(|e| format!("cannot write '{}': {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("cannot write '{}': {e}", path.display()))
+    super::persist::write_private_atomically(path, text.as_bytes())
+        .map_err(|e| format!("cannot write staff gallery {e}"))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use gst_base::subclass::prelude::*;
 
 use crate::count::events::{EventOutputs, EventWriter, VisitEvent};
 use crate::count::gallery::Gallery;
+use crate::count::persist::{self, Record};
 use crate::count::site::{self, Site};
 use crate::count::staff;
 use crate::count::track_visits::{TrackParams, TrackVisits};
@@ -48,6 +49,8 @@ struct Settings {
     location: Option<String>,
     mqtt: MqttProps,
     mode: CountMode,
+    gallery_file: Option<String>,
+    save_interval_s: u32,
 }
 
 impl Default for Settings {
@@ -60,6 +63,8 @@ impl Default for Settings {
             location: None,
             mqtt: MqttProps::default(),
             mode: CountMode::default(),
+            gallery_file: None,
+            save_interval_s: 60,
         }
     }
 }
@@ -144,6 +149,23 @@ impl FaceCounter {
             .post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
         if let Err(e) = r.events.counts(&counts, r.in_view, r.last_pts_s) {
             gst::element_imp_warning!(self, gst::ResourceError::Write, ("{}", e));
+        }
+    }
+
+    /// Writes a gallery snapshot (taken under the site lock, written outside it).
+    fn save_gallery(&self, snapshot: Option<(std::path::PathBuf, Vec<Record>)>) {
+        let Some((path, records)) = snapshot else {
+            return;
+        };
+        match persist::save(&path, &records, site::wall_now()) {
+            Ok(n) => gst::debug!(
+                CAT,
+                imp = self,
+                "{} identities written to {}",
+                n,
+                path.display()
+            ),
+            Err(e) => gst::element_imp_warning!(self, gst::ResourceError::Write, ("{}", e)),
         }
     }
 
@@ -317,6 +339,18 @@ impl ObjectImpl for FaceCounter {
                     .blurb("Write visit and count events as JSON lines to this file ('-' = stdout); unset = none")
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecString::builder("gallery-file")
+                    .nick("Gallery file")
+                    .blurb("Persist the gallery's embeddings (with their expiry only; file mode 0600, replaced atomically, expired entries purged on load and write) so a restart within the retention does not count everyone again; unset = memory only (the default)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("gallery-save-interval")
+                    .nick("Gallery save interval")
+                    .blurb("Seconds between writes of gallery-file (it is also written when the element stops)")
+                    .minimum(1)
+                    .default_value(60)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecEnum::builder_with_default("mode", CountMode::default())
                     .nick("Mode")
                     .blurb("biometric: de-duplicate visits by face embeddings; tracks: count visits from face tracks alone (no embeddings, for sites without consent; a returning visitor counts again)")
@@ -354,6 +388,10 @@ impl ObjectImpl for FaceCounter {
             "report-interval" => s.report_interval_s = value.get().expect("type checked upstream"),
             "location" => s.location = value.get().expect("type checked upstream"),
             "mode" => s.mode = value.get().expect("type checked upstream"),
+            "gallery-file" => s.gallery_file = value.get().expect("type checked upstream"),
+            "gallery-save-interval" => {
+                s.save_interval_s = value.get().expect("type checked upstream")
+            }
             other => {
                 let known = mqtt_props::set(&mut s.mqtt, other, value);
                 assert!(known, "unknown property {other}");
@@ -373,6 +411,8 @@ impl ObjectImpl for FaceCounter {
             "report-interval" => s.report_interval_s.to_value(),
             "location" => s.location.to_value(),
             "mode" => s.mode.to_value(),
+            "gallery-file" => s.gallery_file.to_value(),
+            "gallery-save-interval" => s.save_interval_s.to_value(),
             other => mqtt_props::get(&s.mqtt, other)
                 .unwrap_or_else(|| unreachable!("unknown property {other}")),
         }
@@ -436,8 +476,29 @@ impl BaseTransformImpl for FaceCounter {
         let mqtt = mqtt_props::publisher(&s.mqtt, &s.gallery, self.obj().upcast_ref())
             .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ("{}", e)))?;
         let events = EventOutputs::new(file, mqtt);
+        let site = site::site(&s.gallery);
+        if let Some(path) = s.gallery_file.as_deref().filter(|p| !p.is_empty()) {
+            if s.mode == CountMode::Tracks {
+                return Err(gst::error_msg!(
+                    gst::LibraryError::Settings,
+                    ("gallery-file needs mode=biometric (mode=tracks keeps no embeddings)")
+                ));
+            }
+            let loaded = site
+                .lock()
+                .unwrap()
+                .attach_file(std::path::Path::new(path), s.params.retention)
+                .map_err(|e| gst::error_msg!(gst::ResourceError::OpenRead, ("{}", e)))?;
+            gst::info!(
+                CAT,
+                imp = self,
+                "{} identities loaded from {}",
+                loaded,
+                path
+            );
+        }
         *self.state.lock().unwrap() = Some(Running {
-            site: site::site(&s.gallery),
+            site,
             staff,
             visits: VisitBuilder::default(),
             mode: s.mode,
@@ -457,7 +518,11 @@ impl BaseTransformImpl for FaceCounter {
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        *self.state.lock().unwrap() = None;
+        let retention = self.settings.lock().unwrap().params.retention;
+        if let Some(r) = self.state.lock().unwrap().take() {
+            let snapshot = r.site.lock().unwrap().snapshot(retention);
+            self.save_gallery(snapshot);
+        }
         Ok(())
     }
 
@@ -469,9 +534,9 @@ impl BaseTransformImpl for FaceCounter {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let (params, report_interval_s) = {
+        let (params, report_interval_s, save_interval_s) = {
             let s = self.settings.lock().unwrap();
-            (s.params, s.report_interval_s)
+            (s.params, s.report_interval_s, s.save_interval_s)
         };
         let faces = face_meta::read_faces(buf);
         let embeddings = EmbeddingMeta::read(buf);
@@ -517,7 +582,8 @@ impl BaseTransformImpl for FaceCounter {
         for track in ended {
             self.decide(r, &params, track, now);
         }
-        let (counts, window_start, evicted) = {
+        let save_every = std::time::Duration::from_secs(save_interval_s as u64);
+        let (counts, window_start, evicted, snapshot) = {
             let mut site = r.site.lock().unwrap();
             // Once a second is precise enough for hours of retention and keeps a pass over
             // a large gallery off most frames.
@@ -526,8 +592,15 @@ impl BaseTransformImpl for FaceCounter {
                 site.gallery.expire(now, params.retention);
             }
             let evicted = site.gallery.enforce_capacity(params.capacity);
-            (site.counts, site.window_start, evicted)
+            let due = site.file.is_some() && site.saved.is_none_or(|t| t.elapsed() >= save_every);
+            let snapshot = if due {
+                site.snapshot(params.retention)
+            } else {
+                None
+            };
+            (site.counts, site.window_start, evicted, snapshot)
         };
+        self.save_gallery(snapshot);
         if evicted > 0 {
             gst::element_imp_warning!(
                 self,
