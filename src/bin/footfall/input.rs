@@ -36,6 +36,12 @@ pub struct CountingArgs {
     /// Run the detector on every Nth frame
     #[arg(long, default_value_t = 1)]
     pub interval: u32,
+    /// Also publish counts and visits to this MQTT broker (mqtt://host[:port] or mqtts://…)
+    #[arg(long)]
+    pub mqtt: Option<String>,
+    /// MQTT topic base (default footfall/<gallery>/counter)
+    #[arg(long)]
+    pub mqtt_topic: Option<String>,
 }
 
 impl CountingArgs {
@@ -46,8 +52,14 @@ impl CountingArgs {
             .as_deref()
             .map(|s| format!("staff-gallery=\"{s}\""))
             .unwrap_or_default();
+        // The bin's counter child takes the MQTT properties (child proxy).
+        let mqtt = [("mqtt-url", &self.mqtt), ("mqtt-topic", &self.mqtt_topic)]
+            .iter()
+            .filter_map(|(p, v)| v.as_deref().map(|v| format!("counter::{p}=\"{v}\"")))
+            .collect::<Vec<_>>()
+            .join(" ");
         format!(
-            "footfallbin name=counting inference-interval={} gallery=\"{}\" location=\"{location}\" {staff}",
+            "footfallbin name=counting inference-interval={} gallery=\"{}\" location=\"{location}\" {staff} {mqtt}",
             self.interval.max(1),
             self.gallery
         )
