@@ -128,6 +128,43 @@ fn two_cameras_share_one_site() {
 }
 
 #[test]
+fn camera_to_mqtt_publishes_counts_and_discovery() {
+    let clip = shared("media/synth/synth_returns.mp4");
+    let camera = LoopbackCamera::serve(&[("cam", clip.as_path())]);
+    let broker = common::mqtt::Broker::start("pipelines");
+    let sub = broker.subscribe("pipelines-sub", &["footfall/#", "homeassistant/#"]);
+    let url = PathBuf::from(camera.url("cam"));
+    let mqtt = PathBuf::from(broker.url());
+    assert!(run_script(
+        "camera-to-mqtt.sh",
+        &[
+            ("CAMERA_URL", &url),
+            ("MQTT_URL", &mqtt),
+            ("GALLERY", Path::new("door"))
+        ],
+        Duration::from_secs(15)
+    ));
+    let msgs = sub.wait_for(Duration::from_secs(10), |m| {
+        m.iter()
+            .any(|(t, p)| t == "footfall/door/counter/availability" && p == "offline")
+    });
+    let counts: Vec<serde_json::Value> = msgs
+        .iter()
+        .filter(|(t, _)| t == "footfall/door/counter/counts")
+        .map(|(_, p)| serde_json::from_str(p).unwrap())
+        .collect();
+    let last = counts.last().expect("counts published");
+    println!(
+        "camera-to-mqtt after 15 s: {} counts messages, last {last}",
+        counts.len()
+    );
+    assert!(last["unique_visitors"].as_u64().unwrap() >= 1, "{last}");
+    assert!(msgs.iter().any(
+        |(t, _)| t == "homeassistant/sensor/footfall_door_counter/unique_visitors_today/config"
+    ));
+}
+
+#[test]
 fn file_to_json_counts_a_recording() {
     let out = tmp("file.jsonl");
     let input = shared("media/synth/synth_groups_lighting.mp4");
