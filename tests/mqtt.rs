@@ -27,6 +27,21 @@ fn chain(clip: &str, json: &std::path::Path, gallery: &str, mqtt: &str, pace_us:
     )
 }
 
+/// Runs the chain (unpaced) to the end; it must not fail.
+fn run_ok(clip: &str, json: &std::path::Path, gallery: &str, mqtt: &str) -> common::Run {
+    let run = common::run_pipeline(&chain(clip, json, gallery, mqtt, 0), 300);
+    assert!(run.error.is_none(), "{gallery}: {:?}", run.error);
+    run
+}
+
+fn assert_warned(run: &common::Run, text: &str) {
+    assert!(
+        run.warnings.iter().any(|w| w.contains(text)),
+        "no warning with '{text}': {:?}",
+        run.warnings
+    );
+}
+
 fn json_lines(path: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap()
@@ -58,17 +73,12 @@ fn counts_and_visits_reach_the_broker_as_in_the_json_file() {
     let broker = Broker::start("plain");
     let sub = broker.subscribe("plain-sub", &["footfall/#", "homeassistant/#"]);
     let json = tmp("plain");
-    let run = common::run_pipeline(
-        &chain(
-            "synth/synth_groups_lighting",
-            &json,
-            "plain",
-            &format!("mqtt-url={}", broker.url()),
-            0,
-        ),
-        300,
+    run_ok(
+        "synth/synth_groups_lighting",
+        &json,
+        "plain",
+        &format!("mqtt-url={}", broker.url()),
     );
-    assert!(run.error.is_none(), "{:?}", run.error);
     let file = json_lines(&json);
     let final_counts = file.last().unwrap().clone();
     let msgs = sub.wait_for(Duration::from_secs(10), |m| {
@@ -253,6 +263,44 @@ fn a_full_queue_drops_old_messages_and_reports_the_loss() {
 }
 
 #[test]
+fn mqtts_to_a_broker_with_a_private_ca() {
+    let b = base("tls");
+    let broker = Broker::start_tls("tls");
+    let sub = broker.subscribe("tls-sub", &["footfall/#"]);
+    let json = tmp("tls");
+    let ca = broker.ca.clone().unwrap();
+    let run = run_ok(
+        "real/face-demographics-walking-and-pause",
+        &json,
+        "tls",
+        &format!("mqtt-url={} mqtt-ca-file={}", broker.url(), ca.display()),
+    );
+    assert!(
+        !run.warnings.iter().any(|w| w.contains("MQTT")),
+        "{:?}",
+        run.warnings
+    );
+    let final_counts = common::last_json_line(&json);
+    let msgs = sub.wait_for(Duration::from_secs(10), |m| {
+        payloads(m, &format!("{b}/counts")).last() == Some(&final_counts)
+    });
+    assert_eq!(
+        payloads(&msgs, &format!("{b}/counts")).last(),
+        Some(&final_counts)
+    );
+    println!("mqtts: final counts {final_counts} received over TLS");
+    // Without the CA the broker's certificate is not trusted: an outage, not a leak.
+    let json = tmp("tls-untrusted");
+    let run = run_ok(
+        "real/head-pose-face-detection-male",
+        &json,
+        "tls-untrusted",
+        &format!("mqtt-url={}", broker.url()),
+    );
+    assert_warned(&run, "MQTT broker unreachable");
+}
+
+#[test]
 fn bad_mqtt_settings_are_a_clear_error_at_start() {
     let json = tmp("bad");
     for (props, expect) in [
@@ -276,30 +324,13 @@ fn bad_mqtt_settings_are_a_clear_error_at_start() {
     }
     // A broker that is not there is not an error: the run counts, the events wait.
     let port = common::free_port();
-    let run = common::run_pipeline(
-        &chain(
-            "real/head-pose-face-detection-male",
-            &json,
-            "absent",
-            &format!("mqtt-url=mqtt://127.0.0.1:{port}"),
-            0,
-        ),
-        60,
+    let run = run_ok(
+        "real/head-pose-face-detection-male",
+        &json,
+        "absent",
+        &format!("mqtt-url=mqtt://127.0.0.1:{port}"),
     );
-    assert!(run.error.is_none(), "{:?}", run.error);
-    assert!(
-        run.warnings
-            .iter()
-            .any(|w| w.contains("MQTT broker unreachable")),
-        "{:?}",
-        run.warnings
-    );
-    assert!(
-        run.warnings
-            .iter()
-            .any(|w| w.contains("not delivered at end of stream")),
-        "{:?}",
-        run.warnings
-    );
+    assert_warned(&run, "MQTT broker unreachable");
+    assert_warned(&run, "not delivered at end of stream");
     assert_eq!(common::last_json_line(&json)["unique_visitors"], 1);
 }

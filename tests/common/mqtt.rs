@@ -12,6 +12,8 @@ pub struct Broker {
     pub port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    /// CA certificate of a TLS broker (`start_tls`).
+    pub ca: Option<PathBuf>,
 }
 
 fn tool(name: &str) -> &str {
@@ -24,6 +26,76 @@ fn tool(name: &str) -> &str {
         "{name} is missing: scripts/setup.sh installs mosquitto and mosquitto-clients"
     );
     name
+}
+
+/// ca.pem/ca.key and server.pem/server.key (IP 127.0.0.1) in `dir`.
+fn make_certificates(dir: &Path) {
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    let steps: [&[&str]; 3] = [
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=footfall test CA",
+        ],
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ],
+    ];
+    for args in steps {
+        let ok = Command::new(tool("openssl"))
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "openssl {args:?} failed");
+    }
+    // mosquitto started as root reads its files as the `mosquitto` user.
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["server.key", "server.pem", "ca.pem"] {
+        std::fs::set_permissions(dir.join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
 }
 
 fn wait_for_port(port: u16, up: bool) {
@@ -44,31 +116,62 @@ fn wait_for_port(port: u16, up: bool) {
 impl Broker {
     /// Starts a broker on a free port, its config and database in a fresh folder.
     pub fn start(name: &str) -> Broker {
+        Broker::start_with(name, false)
+    }
+
+    /// A broker speaking only TLS (mqtts), with a certificate for 127.0.0.1 signed by a
+    /// throw-away CA made here with openssl.
+    pub fn start_tls(name: &str) -> Broker {
+        Broker::start_with(name, true)
+    }
+
+    fn start_with(name: &str, tls: bool) -> Broker {
         let port = super::free_port();
         let dir = std::env::temp_dir().join(format!("footfall-mqtt-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("mosquitto.conf"),
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
-                 persistence_location {}/\nlog_dest file {}/broker.log\n",
-                dir.display(),
-                dir.display()
-            ),
-        )
-        .unwrap();
+        let mut conf = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
+             persistence_location {}/\nlog_dest file {}/broker.log\n",
+            dir.display(),
+            dir.display()
+        );
+        let ca = tls.then(|| {
+            make_certificates(&dir);
+            conf.push_str(&format!(
+                "cafile {d}/ca.pem\ncertfile {d}/server.pem\nkeyfile {d}/server.key\n",
+                d = dir.display()
+            ));
+            dir.join("ca.pem")
+        });
+        std::fs::write(dir.join("mosquitto.conf"), conf).unwrap();
         let mut b = Broker {
             port,
             dir,
             child: None,
+            ca,
         };
         b.restart();
         b
     }
 
     pub fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.port)
+        let scheme = if self.ca.is_some() { "mqtts" } else { "mqtt" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// Connection options for mosquitto_sub.
+    fn client_args(&self) -> Vec<String> {
+        let mut a = vec![
+            "-h".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            self.port.to_string(),
+        ];
+        if let Some(ca) = &self.ca {
+            a.extend(["--cafile".into(), ca.display().to_string()]);
+        }
+        a
     }
 
     /// Stops the broker as an administrator would (SIGTERM: it saves sessions and
@@ -98,7 +201,7 @@ impl Broker {
     pub fn subscribe(&self, id: &str, topics: &[&str]) -> Subscriber {
         let out = self.dir.join(format!("{id}.txt"));
         let mut cmd = Command::new(tool("mosquitto_sub"));
-        cmd.args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+        cmd.args(self.client_args())
             .args(["-i", id, "-c", "-q", "1", "-v"]);
         for t in topics {
             cmd.args(["-t", t]);
@@ -119,7 +222,7 @@ impl Broker {
     /// The retained message on `topic` (what a subscriber arriving now gets first).
     pub fn retained(&self, topic: &str) -> Option<String> {
         let o = Command::new(tool("mosquitto_sub"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(self.client_args())
             .args(["-t", topic, "-C", "1", "-W", "3", "--retained-only"])
             .output()
             .expect("run mosquitto_sub");
