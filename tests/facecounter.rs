@@ -58,7 +58,8 @@ fn count(clip: &str, props: &str) -> Final {
     common::init();
     // one gallery per clip: tests run in parallel in one process, where counters naming the
     // same gallery share it
-    let gallery = clip.replace('/', "_");
+    // (and per setting: two tests may count one clip at the same time)
+    let gallery = format!("{clip} {props}").replace(['/', ' ', '=', '.'], "_");
     let json = fresh_json(&gallery);
     let pipeline =
         gstfootfall::pipeline_util::launch(&chain_desc(clip, &gallery, &json, props)).unwrap();
