@@ -307,6 +307,10 @@ fn bad_mqtt_settings_are_a_clear_error_at_start() {
         ("mqtt-url=http://127.0.0.1", "invalid mqtt-url"),
         ("mqtt-url=mqtt://127.0.0.1:99999", "invalid mqtt-url"),
         (
+            "mqtt-url=mqtt://127.0.0.1 mqtt-topic=shop/+/door",
+            "mqtt-topic 'shop/+/door'",
+        ),
+        (
             "mqtt-url=mqtt://127.0.0.1 mqtt-qos=2 mqtt-ca-file=/nonexistent.pem",
             "not mqtts",
         ),

@@ -95,6 +95,17 @@ impl MqttPublisher {
         notify: Box<dyn Fn(Notice) + Send>,
     ) -> Result<MqttPublisher, String> {
         let broker = parse_url(&s.url)?;
+        // The client refuses wildcards in a topic it publishes to: catch them here, once.
+        for (what, topic) in [
+            ("mqtt-topic", Some(&s.base_topic)),
+            ("mqtt-discovery-prefix", s.discovery_prefix.as_ref()),
+        ] {
+            if let Some(t) = topic.filter(|t| t.is_empty() || t.contains(['+', '#', '\0'])) {
+                return Err(format!(
+                    "{what} '{t}' must be non-empty and hold no '+', '#' or NUL"
+                ));
+            }
+        }
         let qos = match s.qos {
             0 => QoS::AtMostOnce,
             1 => QoS::AtLeastOnce,
