@@ -32,23 +32,16 @@ fn fresh_json(name: &str) -> std::path::PathBuf {
 }
 
 /// The whole chain on `clip` into `facecounter name=counter gallery=… location=json props`
-/// and a `fakesink name=sink`.
-/// The chain; `mode=tracks` in `props` leaves `faceembedder` out (that mode needs none).
+/// and a `fakesink name=sink`; `mode=tracks` in `props` leaves `faceembedder` out.
 fn chain_desc(clip: &str, gallery: &str, json: &std::path::Path, props: &str) -> String {
-    let embedder = if props.contains("mode=tracks") {
-        String::new()
-    } else {
-        format!(
-            "! faceembedder model={}",
-            shared("models/face_embedder.onnx").display()
-        )
-    };
-    format!(
-        "filesrc location={} ! decodebin ! videoconvert ! facedetector model={} ! facetracker {embedder} \
-         ! facecounter name=counter gallery={gallery} location={} {props} ! fakesink name=sink sync=false",
-        shared(&format!("media/{clip}.mp4")).display(),
-        common::detector_model().display(),
-        json.display()
+    common::counting_chain(
+        clip,
+        "",
+        !props.contains("mode=tracks"),
+        &format!(
+            "name=counter gallery={gallery} location={} {props}",
+            json.display()
+        ),
     )
 }
 
@@ -311,11 +304,7 @@ fn retention_forgets_and_returning_people_count_again() {
 /// buffer after the counter), and whether any is left once the pipeline stopped.
 fn gallery_sizes(props: &str, name: &str) -> (usize, Option<usize>) {
     use gstfootfall::count::site::identity_count;
-    common::init();
-    let json = fresh_json(name);
-    let pipeline =
-        gstfootfall::pipeline_util::launch(&chain_desc("synth/synth_returns", name, &json, props))
-            .unwrap();
+    let (pipeline, _) = counter_pipeline("synth/synth_returns", name, name, props);
     let most = Arc::new(Mutex::new(0usize));
     let (m2, gallery) = (most.clone(), name.to_string());
     pipeline
@@ -370,10 +359,15 @@ fn capacity_erases_the_oldest_with_a_warning() {
 
 /// The whole chain on `clip` into a counter of `gallery` writing JSON lines to a fresh file
 /// named after `name`.
-fn counter_pipeline(clip: &str, gallery: &str, name: &str) -> (gst::Pipeline, std::path::PathBuf) {
+fn counter_pipeline(
+    clip: &str,
+    gallery: &str,
+    name: &str,
+    props: &str,
+) -> (gst::Pipeline, std::path::PathBuf) {
     common::init();
     let json = fresh_json(name);
-    let p = gstfootfall::pipeline_util::launch(&chain_desc(clip, gallery, &json, "")).unwrap();
+    let p = gstfootfall::pipeline_util::launch(&chain_desc(clip, gallery, &json, props)).unwrap();
     (p, json)
 }
 
@@ -396,8 +390,8 @@ fn run_together(a: &gst::Pipeline, b: gst::Pipeline) {
 #[test]
 fn two_counters_share_a_gallery() {
     let clip = "real/face-demographics-walking-and-pause";
-    let (a, ja) = counter_pipeline(clip, "two-entrances", "shared-a");
-    let (b, jb) = counter_pipeline(clip, "two-entrances", "shared-b");
+    let (a, ja) = counter_pipeline(clip, "two-entrances", "shared-a", "");
+    let (b, jb) = counter_pipeline(clip, "two-entrances", "shared-b", "");
     run_together(&a, b);
     let (fa, fb) = (common::last_json_line(&ja), common::last_json_line(&jb));
     println!("shared gallery: entrance A {fa}, entrance B {fb}");
@@ -415,8 +409,8 @@ fn two_counters_share_a_gallery() {
 /// (synth_returns' cast all walk through synth_long_benchmark too): they are counted once.
 #[test]
 fn two_clips_with_the_same_people_count_them_once() {
-    let (a, ja) = counter_pipeline("synth/synth_long_benchmark", "one-site", "site-long");
-    let (b, jb) = counter_pipeline("synth/synth_returns", "one-site", "site-returns");
+    let (a, ja) = counter_pipeline("synth/synth_long_benchmark", "one-site", "site-long", "");
+    let (b, jb) = counter_pipeline("synth/synth_returns", "one-site", "site-returns", "");
     run_together(&a, b);
     // Both write the site totals; the one that finished last has the final ones.
     let site = [common::last_json_line(&ja), common::last_json_line(&jb)]
@@ -442,10 +436,10 @@ fn two_clips_with_the_same_people_count_them_once() {
 fn a_pipeline_started_later_shares_the_site_clock() {
     let clip = "real/face-demographics-walking-and-pause";
     // The first pipeline stays in PLAYING (holding the site) while the second runs.
-    let (a, _) = counter_pipeline(clip, "late-joiner", "late-a");
+    let (a, _) = counter_pipeline(clip, "late-joiner", "late-a", "");
     play_to_eos(&a, Some(std::time::Duration::from_secs(120))).unwrap();
     std::thread::sleep(std::time::Duration::from_secs(7));
-    let (b, second) = counter_pipeline(clip, "late-joiner", "late-b");
+    let (b, second) = counter_pipeline(clip, "late-joiner", "late-b", "");
     play_to_eos(&b, Some(std::time::Duration::from_secs(120))).unwrap();
     b.set_state(gst::State::Null).unwrap();
     a.set_state(gst::State::Null).unwrap();

@@ -10,20 +10,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::shared;
 use gstfootfall::count::persist;
 use gstfootfall::count::site::wall_now;
 use serde_json::Value;
 
 fn chain(clip: &str, gallery: &str, json: &Path, props: &str) -> String {
-    format!(
-        "filesrc location={} ! decodebin ! videoconvert ! facedetector model={} ! facetracker \
-         ! faceembedder model={} ! facecounter gallery={gallery} location={} {props} \
-         ! fakesink name=sink sync=false",
-        shared(&format!("media/{clip}.mp4")).display(),
-        common::detector_model().display(),
-        shared("models/face_embedder.onnx").display(),
-        json.display()
+    common::counting_chain(
+        clip,
+        "",
+        true,
+        &format!("gallery={gallery} location={} {props}", json.display()),
     )
 }
 

@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::mqtt::Broker;
-use common::shared;
 use serde_json::Value;
 
 /// The counting chain on a clip, events to `json` and to the broker; `pace_us` slows each
@@ -16,14 +15,14 @@ use serde_json::Value;
 /// Each test counts on a gallery of its own (tests of one binary run in one process, where
 /// counters naming one gallery share it): the topic base is `footfall/<gallery>/door`.
 fn chain(clip: &str, json: &std::path::Path, gallery: &str, mqtt: &str, pace_us: u64) -> String {
-    format!(
-        "filesrc location={} ! decodebin ! videoconvert ! identity sleep-time={pace_us} \
-         ! facedetector model={} ! facetracker ! faceembedder model={} \
-         ! facecounter name=door gallery={gallery} location={} {mqtt} ! fakesink name=sink sync=false",
-        shared(&format!("media/{clip}.mp4")).display(),
-        common::detector_model().display(),
-        shared("models/face_embedder.onnx").display(),
-        json.display()
+    common::counting_chain(
+        clip,
+        &format!("identity sleep-time={pace_us} !"),
+        true,
+        &format!(
+            "name=door gallery={gallery} location={} {mqtt}",
+            json.display()
+        ),
     )
 }
 

@@ -41,6 +41,26 @@ pub fn detector_model() -> PathBuf {
     }
 }
 
+/// The counting chain on shared clip `clip` (e.g. `synth/synth_returns`): `pre` goes before
+/// the detector (e.g. `identity sleep-time=… !`), `embed` adds `faceembedder` (mode=tracks
+/// needs none), `counter` holds facecounter's properties; the sink is named `sink`.
+pub fn counting_chain(clip: &str, pre: &str, embed: bool, counter: &str) -> String {
+    let embedder = if embed {
+        format!(
+            "! faceembedder model={}",
+            shared("models/face_embedder.onnx").display()
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "filesrc location={} ! decodebin ! videoconvert ! {pre} facedetector model={} ! facetracker {embedder} \
+         ! facecounter {counter} ! fakesink name=sink sync=false",
+        shared(&format!("media/{clip}.mp4")).display(),
+        detector_model().display(),
+    )
+}
+
 /// Every shared clip (real and synthetic, `.mp4`), sorted.
 pub fn every_clip() -> Vec<PathBuf> {
     let mut v = Vec::new();
