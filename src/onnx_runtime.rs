@@ -6,8 +6,10 @@
 //! 2. the path compiled in by build.rs (what `scripts/setup.sh` recorded after installing
 //!    the `onnxruntime` wheel, or the meson option `ort-dylib`).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::SystemTime;
 
 use ort::environment::Environment;
 use ort::ep::ExecutionProvider;
@@ -15,7 +17,7 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 
 /// Where inference runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Device {
     #[default]
     Cpu,
@@ -141,6 +143,70 @@ pub fn open_session(model: &Path, device: Device, threads: u32) -> Result<Sessio
             model.display()
         )
     })
+}
+
+/// One ONNX Runtime session used by every element of the process that runs the same model
+/// file on the same device with the same thread count. A session holds the model's weights
+/// and its own memory arena, so one per camera would cost memory per stream for nothing;
+/// runs are short (milliseconds) and take turns through the mutex (`ort` runs need `&mut`).
+#[derive(Clone)]
+pub struct SharedSession(Arc<Mutex<Session>>);
+
+impl SharedSession {
+    /// The session, for one run; a run that panicked elsewhere does not poison it for good.
+    pub fn lock(&self) -> MutexGuard<'_, Session> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `self` and `other` are the same session (tests, logs).
+    pub fn same_as(&self, other: &SharedSession) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// What makes two loads the same session: the file (by canonical path, and by size and
+/// modification time, so a model replaced on disk is loaded afresh), device and threads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SessionKey {
+    model: PathBuf,
+    len: u64,
+    modified: Option<SystemTime>,
+    device: Device,
+    threads: u32,
+}
+
+/// Live sessions by key; a session goes away with the last element holding it.
+static SESSIONS: LazyLock<Mutex<HashMap<SessionKey, Weak<Mutex<Session>>>>> =
+    LazyLock::new(Default::default);
+
+/// The process's session for `model` on `device` with `threads`, opened (and checked with
+/// `check`, which sees only freshly opened sessions) if no element holds one yet.
+pub fn shared_session(
+    model: &Path,
+    device: Device,
+    threads: u32,
+    check: impl FnOnce(&Session) -> Result<(), String>,
+) -> Result<SharedSession, String> {
+    let meta = std::fs::metadata(model)
+        .map_err(|e| format!("model file '{}' not found: {e}", model.display()))?;
+    let key = SessionKey {
+        model: std::fs::canonicalize(model).unwrap_or_else(|_| model.to_path_buf()),
+        len: meta.len(),
+        modified: meta.modified().ok(),
+        device,
+        threads,
+    };
+    // Held while opening, so elements starting together open the model once.
+    let mut sessions = SESSIONS.lock().unwrap_or_else(|e| e.into_inner());
+    sessions.retain(|_, s| s.strong_count() > 0);
+    if let Some(live) = sessions.get(&key).and_then(Weak::upgrade) {
+        return Ok(SharedSession(live));
+    }
+    let session = open_session(model, device, threads)?;
+    check(&session)?;
+    let shared = Arc::new(Mutex::new(session));
+    sessions.insert(key, Arc::downgrade(&shared));
+    Ok(SharedSession(shared))
 }
 
 /// What an element does when it starts (READY→PAUSED): parse its `device` property, load the

@@ -285,3 +285,47 @@ fn inference_interval_marks_skipped_frames() {
         .count();
     assert!(detected >= 20, "{detected}");
 }
+
+/// The motion gate: on a still picture with nobody in it the detector runs once a second
+/// (its forced run); on a clip with a face it runs on every slot, as without the gate.
+#[test]
+fn motion_gate_skips_still_empty_scenes_only() {
+    let still = run_pipeline(
+        &format!(
+            "videotestsrc pattern=checkers-8 num-buffers=90 ! video/x-raw,width=640,height=360,framerate=15/1 \
+             ! facedetector motion-threshold=8 model={} ! fakesink name=sink sync=false",
+            common::detector_model().display()
+        ),
+        120,
+    );
+    assert!(still.error.is_none(), "{:?}", still.error);
+    let ran: Vec<usize> = still
+        .frames
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.1 == Some(true))
+        .map(|(i, _)| i)
+        .collect();
+    // 90 frames at 15 fps: the first, then one per second.
+    assert_eq!(
+        ran,
+        vec![0, 16, 32, 48, 64, 80],
+        "detector runs on a still scene"
+    );
+
+    let face = run_pipeline(
+        &format!(
+            "filesrc location={} ! decodebin ! videoconvert ! facedetector motion-threshold=8 model={} \
+             ! fakesink name=sink sync=false",
+            shared("media/real/head-pose-face-detection-male.mp4").display(),
+            common::detector_model().display()
+        ),
+        120,
+    );
+    assert!(face.error.is_none(), "{:?}", face.error);
+    let skipped = face.frames.iter().filter(|f| f.1 != Some(true)).count();
+    assert_eq!(
+        skipped, 0,
+        "a face in view: the detector runs on every frame"
+    );
+}

@@ -88,3 +88,26 @@ fn detector_matches_reference_outputs_on_eval_photos() {
         "only {within_1px_photo}/45 within 1 photo px"
     );
 }
+
+/// Detectors (one per camera) loading the same model share one ONNX Runtime session; another
+/// thread count is another session, and the session closes with its last user.
+#[test]
+fn detectors_of_one_model_share_one_session() {
+    ensure_loaded().expect("ONNX Runtime");
+    let model = common::detector_model();
+    let a = YuNet::load(&model, Device::Cpu, 1).unwrap();
+    let b = YuNet::load(&model, Device::Cpu, 1).unwrap();
+    assert!(a.session().same_as(b.session()));
+    let c = YuNet::load(&model, Device::Cpu, 2).unwrap();
+    assert!(!a.session().same_as(c.session()));
+    let weak = a.session().clone();
+    drop((a, b));
+    let d = YuNet::load(&model, Device::Cpu, 1).unwrap();
+    assert!(d.session().same_as(&weak), "a session still held is reused");
+    drop((d, weak, c));
+    // A malformed file is still refused, shared registry or not.
+    let bad = std::env::temp_dir().join(format!("footfall-bad-{}.onnx", std::process::id()));
+    std::fs::write(&bad, b"not a model").unwrap();
+    assert!(YuNet::load(&bad, Device::Cpu, 1).is_err());
+    let _ = std::fs::remove_file(bad);
+}

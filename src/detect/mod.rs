@@ -2,6 +2,7 @@
 //! the coordinate mapping between frame and detector input.
 
 pub mod geometry;
+pub mod motion;
 pub mod nms;
 pub mod preprocess;
 pub mod yunet;

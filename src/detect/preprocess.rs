@@ -201,6 +201,8 @@ pub struct Preprocessor {
     resizer: Resizer,
     options: ResizeOptions,
     scratch: Scratch,
+    /// Scaled size, tensor size and tensor buffer of the last frame: that buffer's padding is zero.
+    geometry: Option<(u32, u32, usize, usize, usize)>,
 }
 
 impl Default for Preprocessor {
@@ -223,6 +225,7 @@ impl Preprocessor {
             // The 4th byte of RGBx/BGRx is padding or alpha we ignore: no premultiplication.
             options: ResizeOptions::new().resize_alg(alg).use_alpha(false),
             scratch: Scratch::default(),
+            geometry: None,
         }
     }
 
@@ -251,15 +254,30 @@ impl Preprocessor {
         let (sw, sh) = (lb.scaled_w, lb.scaled_h);
         let (tw, th) = (lb.tensor_w as usize, lb.tensor_h as usize);
         let plane = tw * th;
-        tensor.clear();
-        tensor.resize(3 * plane, 0.0);
+        // The padding right of and below the scaled image stays zero between frames of one
+        // geometry written into the same buffer, so only a new geometry or buffer pays for
+        // zeroing the whole tensor.
+        let geometry = (sw, sh, tw, th, tensor.as_ptr() as usize);
+        if tensor.len() != 3 * plane || self.geometry != Some(geometry) {
+            tensor.clear();
+            tensor.resize(3 * plane, 0.0);
+            self.geometry = Some((sw, sh, tw, th, tensor.as_ptr() as usize));
+        }
         let (b_plane, rest) = tensor.split_at_mut(plane);
         let (g_plane, r_plane) = rest.split_at_mut(plane);
-        let mut put = |x: usize, y: usize, bgr: [f32; 3]| {
-            let i = y * tw + x;
+        // Pixels arrive in raster order of the scaled image; `x`/`row` walk it without a
+        // division per pixel.
+        let (mut x, mut row) = (0usize, 0usize);
+        let mut put = |bgr: [f32; 3]| {
+            let i = row + x;
             b_plane[i] = bgr[0];
             g_plane[i] = bgr[1];
             r_plane[i] = bgr[2];
+            x += 1;
+            if x == sw as usize {
+                x = 0;
+                row += tw;
+            }
         };
         let (rz, opt, sc) = (&mut self.resizer, &self.options, &mut self.scratch);
         match frame.layout {
@@ -268,10 +286,10 @@ impl Preprocessor {
                 let dst = sized(&mut sc.c3, sw, sh);
                 Self::resize(rz, opt, &src, dst)?;
                 let swap = frame.layout == PixelLayout::Rgb;
-                for (i, p) in dst.pixels().iter().enumerate() {
+                for p in dst.pixels() {
                     let [a, b, c] = p.0;
                     let bgr = if swap { [c, b, a] } else { [a, b, c] };
-                    put(i % sw as usize, i / sw as usize, bgr.map(f32::from));
+                    put(bgr.map(f32::from));
                 }
             }
             PixelLayout::Rgbx | PixelLayout::Bgrx => {
@@ -279,10 +297,10 @@ impl Preprocessor {
                 let dst = sized(&mut sc.c4, sw, sh);
                 Self::resize(rz, opt, &src, dst)?;
                 let swap = frame.layout == PixelLayout::Rgbx;
-                for (i, p) in dst.pixels().iter().enumerate() {
+                for p in dst.pixels() {
                     let [a, b, c, _] = p.0;
                     let bgr = if swap { [c, b, a] } else { [a, b, c] };
-                    put(i % sw as usize, i / sw as usize, bgr.map(f32::from));
+                    put(bgr.map(f32::from));
                 }
             }
             PixelLayout::I420 | PixelLayout::Nv12 => {
@@ -304,19 +322,17 @@ impl Preprocessor {
                     Self::resize(rz, opt, &src_v, v)?;
                     let (u, v) = (sc.c1b.as_ref().unwrap(), sc.c1c.as_ref().unwrap());
                     let ys = sc.c1.as_ref().unwrap().pixels();
-                    for (i, ((yy, uu), vv)) in ys.iter().zip(u.pixels()).zip(v.pixels()).enumerate()
-                    {
-                        put(i % sw as usize, i / sw as usize, bgr(yy.0, uu.0, vv.0));
+                    for ((yy, uu), vv) in ys.iter().zip(u.pixels()).zip(v.pixels()) {
+                        put(bgr(yy.0, uu.0, vv.0));
                     }
                 } else {
                     let src_uv = StridedView::<U8x2>::new(1, &frame.planes[1], cw, ch)?;
                     let uv = sized(&mut sc.c2, sw, sh);
                     Self::resize(rz, opt, &src_uv, uv)?;
                     let ys = sc.c1.as_ref().unwrap().pixels();
-                    for (i, (yy, uv)) in ys.iter().zip(sc.c2.as_ref().unwrap().pixels()).enumerate()
-                    {
+                    for (yy, uv) in ys.iter().zip(sc.c2.as_ref().unwrap().pixels()) {
                         let [uu, vv] = uv.0;
-                        put(i % sw as usize, i / sw as usize, bgr(yy.0, uu, vv));
+                        put(bgr(yy.0, uu, vv));
                     }
                 }
             }

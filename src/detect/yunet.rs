@@ -9,7 +9,7 @@ use ort::value::{TensorElementType, TensorRef, ValueType};
 use super::geometry::{Face, Letterbox};
 use super::nms::nms;
 use super::yunet_decode::{decode_stride, StrideOutputs, STRIDES};
-use crate::onnx_runtime::{open_session, Device};
+use crate::onnx_runtime::{shared_session, Device, SharedSession};
 
 /// Post-processing settings (PROVENANCE.md §1.4).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,7 +36,7 @@ impl Default for DetectParams {
 }
 
 pub struct YuNet {
-    session: Session,
+    session: SharedSession,
     /// Decoded candidates, reused between frames.
     scratch: Vec<Face>,
 }
@@ -96,14 +96,20 @@ pub fn check_contract(session: &Session) -> Result<(), String> {
 }
 
 impl YuNet {
-    /// Loads the model and verifies its inputs/outputs.
+    /// Loads the model (or joins the process's session of it) and verifies its inputs/outputs.
     pub fn load(model: &Path, device: Device, threads: u32) -> Result<YuNet, String> {
-        let session = open_session(model, device, threads)?;
-        check_contract(&session).map_err(|e| format!("'{}': {e}", model.display()))?;
+        let session = shared_session(model, device, threads, |s| {
+            check_contract(s).map_err(|e| format!("'{}': {e}", model.display()))
+        })?;
         Ok(YuNet {
             session,
             scratch: Vec::new(),
         })
+    }
+
+    /// The ONNX Runtime session this detector runs on (shared by the process).
+    pub fn session(&self) -> &SharedSession {
+        &self.session
     }
 
     /// Runs the detector on `tensor` (NCHW BGR 0..255, `lb.tensor_w` x `lb.tensor_h`, batch 1)
@@ -119,8 +125,8 @@ impl YuNet {
         let shape = [1usize, 3, h as usize, w as usize];
         let input = TensorRef::from_array_view((shape, tensor))
             .map_err(|e| format!("cannot wrap the detector input: {e}"))?;
-        let outputs = self
-            .session
+        let mut session = self.session.lock();
+        let outputs = session
             .run(ort::inputs![INPUT => input])
             .map_err(|e| format!("detector inference failed: {e}"))?;
 

@@ -7,7 +7,7 @@ use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
 use super::align::CHIP;
-use crate::onnx_runtime::{open_session, Device};
+use crate::onnx_runtime::{shared_session, Device, SharedSession};
 
 /// Length of an embedding.
 pub const DIM: usize = 128;
@@ -26,7 +26,7 @@ pub fn distance(a: &Embedding, b: &Embedding) -> f32 {
 }
 
 pub struct Embedder {
-    session: Session,
+    session: SharedSession,
 }
 
 /// Checks input `chip_rgb` float32 `[N,3,150,150]` and output `embedding` float32 `[N,128]`.
@@ -81,9 +81,15 @@ pub fn check_contract(session: &Session) -> Result<(), String> {
 
 impl Embedder {
     pub fn load(model: &Path, device: Device, threads: u32) -> Result<Embedder, String> {
-        let session = open_session(model, device, threads)?;
-        check_contract(&session).map_err(|e| format!("'{}': {e}", model.display()))?;
+        let session = shared_session(model, device, threads, |s| {
+            check_contract(s).map_err(|e| format!("'{}': {e}", model.display()))
+        })?;
         Ok(Embedder { session })
+    }
+
+    /// The ONNX Runtime session this embedder runs on (shared by the process).
+    pub fn session(&self) -> &SharedSession {
+        &self.session
     }
 
     /// Embeds `chips` (N planar RGB 150x150 chips, 0..255, back to back) as one batch and
@@ -102,8 +108,8 @@ impl Embedder {
         let n = chips.len() / per;
         let input = TensorRef::from_array_view(([n, 3, CHIP, CHIP], chips))
             .map_err(|e| format!("cannot wrap the embedder input: {e}"))?;
-        let outputs = self
-            .session
+        let mut session = self.session.lock();
+        let outputs = session
             .run(ort::inputs![INPUT => input])
             .map_err(|e| format!("embedder inference failed: {e}"))?;
         let (_, data) = outputs

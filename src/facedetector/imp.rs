@@ -9,6 +9,7 @@ use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 
 use crate::detect::geometry::{Face, Letterbox};
+use crate::detect::motion::{GateDecision, MotionGate};
 use crate::detect::preprocess::Preprocessor;
 use crate::detect::yunet::{DetectParams, YuNet};
 use crate::face_meta;
@@ -32,6 +33,8 @@ const DEFAULT_INFER_W: u32 = 320;
 const DEFAULT_INFER_H: u32 = 0;
 const DEFAULT_INTERVAL: u32 = 1;
 const DEFAULT_THREADS: u32 = 1;
+/// Off for a bare detector (faces on every frame it runs); footfallbin turns it on.
+const DEFAULT_MOTION: f32 = 0.0;
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -45,6 +48,7 @@ struct Settings {
     inference_interval: u32,
     device: String,
     threads: u32,
+    motion_threshold: f32,
 }
 
 impl Default for Settings {
@@ -60,6 +64,7 @@ impl Default for Settings {
             inference_interval: DEFAULT_INTERVAL,
             device: "cpu".into(),
             threads: DEFAULT_THREADS,
+            motion_threshold: DEFAULT_MOTION,
         }
     }
 }
@@ -69,6 +74,7 @@ struct Detector {
     pre: Preprocessor,
     tensor: Vec<f32>,
     faces: Vec<Face>,
+    gate: MotionGate,
 }
 
 #[derive(Default)]
@@ -84,13 +90,22 @@ pub struct FaceDetector {
     state: Mutex<State>,
 }
 
+/// What one detector slot did.
+enum Slot {
+    /// The detector ran and attached this many faces.
+    Detected(usize),
+    /// The motion gate skipped it: nobody was found last time and nothing has moved.
+    Still,
+}
+
 impl FaceDetector {
     fn detect_frame(
         &self,
         buf: &mut gst::BufferRef,
         params: &DetectParams,
         size: (u32, u32),
-    ) -> Result<usize, String> {
+        motion: (f32, u32),
+    ) -> Result<Slot, String> {
         let mut state = self.state.lock().unwrap();
         let state = &mut *state;
         let Some(video) = state.video.as_ref() else {
@@ -102,9 +117,25 @@ impl FaceDetector {
             .ok_or_else(|| "detector not started".to_string())?;
         let (w, h) = (video.info.width(), video.info.height());
         let lb = Letterbox::fit(w, h, size.0, size.1);
-        video
-            .with_frame(buf, |fr| det.pre.prepare(fr, &lb, &mut det.tensor))?
+        let (threshold, interval) = motion;
+        // The gate's forced detection: at least one run per second of video.
+        let fps = video.info.fps();
+        let per_second = if fps.numer() > 0 && fps.denom() > 0 {
+            (fps.numer() as f64 / fps.denom() as f64 / interval.max(1) as f64).ceil() as u32
+        } else {
+            5
+        };
+        let still = video
+            .with_frame(buf, |fr| {
+                if det.gate.decide(fr, threshold, per_second.max(1)) == GateDecision::Skip {
+                    return Ok(true);
+                }
+                det.pre.prepare(fr, &lb, &mut det.tensor).map(|_| false)
+            })?
             .map_err(|e| format!("cannot prepare the frame: {e}"))?;
+        if still {
+            return Ok(Slot::Still);
+        }
         det.faces.clear();
         det.yunet.detect(&det.tensor, &lb, params, &mut det.faces)?;
         let mut attached = 0i32;
@@ -113,7 +144,8 @@ impl FaceDetector {
                 attached += 1;
             }
         }
-        Ok(attached as usize)
+        det.gate.detected(det.faces.len());
+        Ok(Slot::Detected(attached as usize))
     }
 }
 
@@ -190,6 +222,16 @@ impl ObjectImpl for FaceDetector {
                     .default_value(DEFAULT_INTERVAL)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecFloat::builder("motion-threshold")
+                    .nick("Motion threshold")
+                    .blurb(
+                        "Skip the detector while its last run found no face and no part of                          the picture changed by more than this many brightness levels (0-255,                          beyond the change of the whole picture); it still runs once a second.                          0 = detect on every slot",
+                    )
+                    .minimum(0.0)
+                    .maximum(255.0)
+                    .default_value(DEFAULT_MOTION)
+                    .mutable_playing()
+                    .build(),
             ]);
             props
         });
@@ -216,6 +258,7 @@ impl ObjectImpl for FaceDetector {
                     .unwrap_or_else(|| "cpu".into())
             }
             "threads" => s.threads = value.get().expect("type checked upstream"),
+            "motion-threshold" => s.motion_threshold = value.get().expect("type checked upstream"),
             other => unreachable!("unknown property {other}"),
         }
         gst::debug!(CAT, imp = self, "set {} = {:?}", pspec.name(), value);
@@ -234,6 +277,7 @@ impl ObjectImpl for FaceDetector {
             "inference-interval" => s.inference_interval.to_value(),
             "device" => s.device.to_value(),
             "threads" => s.threads.to_value(),
+            "motion-threshold" => s.motion_threshold.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -291,6 +335,7 @@ impl BaseTransformImpl for FaceDetector {
                 pre: Preprocessor::new(),
                 tensor: Vec::new(),
                 faces: Vec::new(),
+                gate: MotionGate::new(),
             }),
             ..State::default()
         };
@@ -305,13 +350,17 @@ impl BaseTransformImpl for FaceDetector {
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
         let video =
             VideoLayout::from_caps(incaps).map_err(|e| gst::loggable_error!(CAT, "{}", e))?;
-        self.state.lock().unwrap().video = Some(video);
+        let mut state = self.state.lock().unwrap();
+        state.video = Some(video);
+        if let Some(det) = state.detector.as_mut() {
+            det.gate.reset();
+        }
         Ok(())
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         // Only the per-frame values, copied under the lock (no per-frame allocation).
-        let (params, size, interval) = {
+        let (params, size, interval, motion) = {
             let s = self.settings.lock().unwrap();
             let params = DetectParams {
                 score_threshold: s.threshold,
@@ -323,6 +372,7 @@ impl BaseTransformImpl for FaceDetector {
                 params,
                 (s.inference_width, s.inference_height),
                 s.inference_interval,
+                s.motion_threshold,
             )
         };
         let frame = {
@@ -331,10 +381,16 @@ impl BaseTransformImpl for FaceDetector {
             state.frames += 1;
             n
         };
-        let run = frame % interval.max(1) as u64 == 0;
+        let mut run = frame % interval.max(1) as u64 == 0;
         if run {
-            match self.detect_frame(buf, &params, size) {
-                Ok(n) => gst::trace!(CAT, imp = self, "frame {}: {} faces", frame, n),
+            match self.detect_frame(buf, &params, size, (motion, interval)) {
+                Ok(Slot::Detected(n)) => {
+                    gst::trace!(CAT, imp = self, "frame {}: {} faces", frame, n)
+                }
+                Ok(Slot::Still) => {
+                    run = false;
+                    gst::trace!(CAT, imp = self, "frame {}: no motion, not detected", frame)
+                }
                 Err(e) => {
                     gst::element_imp_error!(
                         self,

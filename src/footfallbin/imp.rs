@@ -33,10 +33,34 @@ const FORWARDED: &[(&str, &[&str], &str)] = &[
     ("small-face-width", &["counter"], "small-face-width"),
     ("inference-interval", &["detector"], "inference-interval"),
     ("inference-width", &["detector"], "inference-width"),
+    ("motion-threshold", &["detector"], "motion-threshold"),
     ("detector-model", &["detector"], "model"),
     ("embedder-model", &["embedder"], "model"),
     ("device", &["detector", "embedder"], "device"),
 ];
+
+/// Where the bin's default differs from its child's: the bin always has the tracker, which
+/// fills the frames the detector skips, so it detects on every 3rd frame (BENCHMARKS.md: the
+/// same counts on every clip as every frame, at less than half the detector's CPU; every 5th
+/// frame loses people). A bare `facedetector` stays at every frame.
+const BIN_DEFAULTS: &[(&str, u32)] = &[("inference-interval", 3)];
+
+/// The same for float properties: the bin skips the detector on still, empty scenes.
+const BIN_FLOAT_DEFAULTS: &[(&str, f32)] = &[("motion-threshold", 8.0)];
+
+fn bin_default(name: &str) -> Option<u32> {
+    BIN_DEFAULTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| *v)
+}
+
+fn bin_float_default(name: &str) -> Option<f32> {
+    BIN_FLOAT_DEFAULTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| *v)
+}
 
 fn child_type(child: &str) -> glib::Type {
     match child {
@@ -66,7 +90,7 @@ fn mirror(name: &str, child: &str, prop: &str) -> glib::ParamSpec {
             .blurb(&blurb)
             .minimum(u.minimum())
             .maximum(u.maximum())
-            .default_value(u.default_value())
+            .default_value(bin_default(name).unwrap_or(u.default_value()))
             .mutable_ready()
             .build()
     } else if let Some(f) = p.downcast_ref::<glib::ParamSpecFloat>() {
@@ -75,7 +99,7 @@ fn mirror(name: &str, child: &str, prop: &str) -> glib::ParamSpec {
             .blurb(&blurb)
             .minimum(f.minimum())
             .maximum(f.maximum())
-            .default_value(f.default_value())
+            .default_value(bin_float_default(name).unwrap_or(f.default_value()))
             .mutable_ready()
             .build()
     } else {
@@ -116,6 +140,19 @@ impl FootfallBin {
         }
         bin.add_many(&elements).map_err(|e| e.to_string())?;
         gst::Element::link_many(&elements).map_err(|e| e.to_string())?;
+        let defaults = BIN_DEFAULTS
+            .iter()
+            .map(|(n, v)| (*n, v.to_value()))
+            .chain(BIN_FLOAT_DEFAULTS.iter().map(|(n, v)| (*n, v.to_value())));
+        for (name, value) in defaults {
+            let (_, children, prop) = FORWARDED
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .expect("bin defaults are forwarded properties");
+            for c in children.iter().filter_map(|c| bin.by_name(c)) {
+                c.set_property_from_value(prop, &value);
+            }
+        }
         sink.set_target(elements[0].static_pad("sink").as_ref())
             .map_err(|e| e.to_string())?;
         src.set_target(elements[CHAIN.len() - 1].static_pad("src").as_ref())

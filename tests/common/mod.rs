@@ -41,6 +41,10 @@ pub fn detector_model() -> PathBuf {
     }
 }
 
+/// The detector settings of the counting job (`footfallbin`, `footfall count`): detect on
+/// every 3rd frame, skip still empty scenes. The counting tests run at the defaults users get.
+pub const COUNTING_DETECTOR: &str = "inference-interval=3 motion-threshold=8";
+
 /// The counting chain on shared clip `clip` (e.g. `synth/synth_returns`): `pre` goes before
 /// the detector (e.g. `identity sleep-time=… !`), `embed` adds `faceembedder` (mode=tracks
 /// needs none), `counter` holds facecounter's properties; the sink is named `sink`.
@@ -54,7 +58,7 @@ pub fn counting_chain(clip: &str, pre: &str, embed: bool, counter: &str) -> Stri
         String::new()
     };
     format!(
-        "filesrc location={} ! decodebin ! videoconvert ! {pre} facedetector model={} ! facetracker {embedder} \
+        "filesrc location={} ! decodebin ! videoconvert ! {pre} facedetector model={} {COUNTING_DETECTOR} ! facetracker {embedder} \
          ! facecounter {counter} ! fakesink name=sink sync=false",
         shared(&format!("media/{clip}.mp4")).display(),
         detector_model().display(),

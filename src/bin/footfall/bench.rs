@@ -19,17 +19,33 @@ pub struct Args {
     /// Only clips whose name contains this
     #[arg(long)]
     pub only: Option<String>,
-    /// Which measurements: detector, chain (detect → track → embed at interval 1-3), counter (accuracy table), embedder, gallery, all
+    /// Which measurements: chain (cost against decoding), streams (cameras in real time), peers (OpenCV facedetect, face_recognition), counter (accuracy table), detector, embedder, gallery, all
     #[arg(long, default_value = "all")]
     suite: String,
     /// Folder holding face_embedder.onnx (embedder suite)
     #[arg(long, default_value = "../shared/models")]
     pub models: PathBuf,
+    /// Where the 720p/1080p copies of the long clip are encoded (once)
+    #[arg(long, default_value = "target/bench-media")]
+    pub cache: PathBuf,
+    /// Numbers of simultaneous cameras the streams suite tries (it stops after two that do
+    /// not keep up)
+    #[arg(long, value_delimiter = ',', default_value = "1,4,8,12,16,20,24")]
+    pub streams: Vec<usize>,
+    /// Seconds each streams run is judged
+    #[arg(long, default_value_t = 40)]
+    pub stream_seconds: u64,
+    /// Python with face_recognition (peers suite; benches/peers/setup.sh makes it)
+    #[arg(long, default_value = "target/peers-venv/bin/python")]
+    pub peers_python: PathBuf,
 }
 
 pub struct Timing {
     pub frames: u64,
     pub wall: Duration,
+    /// Wall time and process CPU seconds when the first frame reached the sink: what came
+    /// before is start-up (loading models, prerolling), not the cost per frame.
+    pub first_frame: Option<(Duration, f64)>,
     /// Time spent inside each named element (between its sink and src pads), in the order of
     /// the names asked for.
     pub inside: Vec<Duration>,
@@ -62,12 +78,18 @@ fn time_inside(el: &gst::Element) -> Arc<Mutex<(Option<Instant>, Duration)>> {
 pub fn run_once(desc: &str, names: &[&str]) -> Result<Timing, String> {
     let pipeline = gstfootfall::pipeline_util::launch(desc)?;
     let frames = Arc::new(Mutex::new(0u64));
-    let f2 = frames.clone();
+    let first = Arc::new(Mutex::new(None));
+    let (f2, first2) = (frames.clone(), first.clone());
+    let start = Instant::now();
     let sink = pipeline.by_name("sink").ok_or("no sink")?;
     sink.static_pad("sink")
         .unwrap()
         .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-            *f2.lock().unwrap() += 1;
+            let mut n = f2.lock().unwrap();
+            if *n == 0 {
+                *first2.lock().unwrap() = Some((start.elapsed(), super::proc_stats::cpu_seconds()));
+            }
+            *n += 1;
             gst::PadProbeReturn::Ok
         });
     let spent: Vec<_> = names
@@ -75,16 +97,17 @@ pub fn run_once(desc: &str, names: &[&str]) -> Result<Timing, String> {
         .filter_map(|n| pipeline.by_name(n))
         .map(|e| time_inside(&e))
         .collect();
-    let start = Instant::now();
     let r = play_to_eos(&pipeline, Some(Duration::from_secs(600)));
     let wall = start.elapsed();
     let _ = pipeline.set_state(gst::State::Null);
     r?;
     let frames = *frames.lock().unwrap();
     let inside = spent.iter().map(|s| s.lock().unwrap().1).collect();
+    let first_frame = *first.lock().unwrap();
     Ok(Timing {
         frames,
         wall,
+        first_frame,
         inside,
     })
 }
@@ -189,50 +212,6 @@ fn detector_suite(a: &Args) -> Result<(), String> {
     Ok(())
 }
 
-/// detect → track → embed per clip at inference-interval 1, 2, 3, next to decode-only.
-fn chain_suite(a: &Args) -> Result<(), String> {
-    println!("\n### detect → track → embed\n");
-    println!("| clip | frames | interval | decode-only fps | chain fps | detector ms/frame | tracker ms/frame | embedder ms/frame |");
-    println!("|---|---|---|---|---|---|---|---|");
-    for clip in clips(&a.media) {
-        let name = clip.file_name().unwrap().to_string_lossy().to_string();
-        if a.only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
-            continue;
-        }
-        let loc = clip.display();
-        let decode =
-            format!("filesrc location=\"{loc}\" ! decodebin ! fakesink name=sink sync=false");
-        for interval in [1, 2, 3] {
-            let chain = format!(
-                "filesrc location=\"{loc}\" ! decodebin ! videoconvert ! facedetector name=det inference-interval={interval} \
-                 ! facetracker name=trk ! faceembedder name=emb ! fakesink name=sink sync=false"
-            );
-            let (mut dec, mut full, mut ms) = (vec![], vec![], [vec![], vec![], vec![]]);
-            let mut frames = 0;
-            for _ in 0..a.repeat.max(1) {
-                let d = run_once(&decode, &[])?;
-                let f = run_once(&chain, &["det", "trk", "emb"])?;
-                frames = f.frames;
-                dec.push(d.frames as f64 / d.wall.as_secs_f64());
-                full.push(f.frames as f64 / f.wall.as_secs_f64());
-                for (m, t) in ms.iter_mut().zip(&f.inside) {
-                    m.push(t.as_secs_f64() * 1000.0 / f.frames.max(1) as f64);
-                }
-            }
-            let [m0, m1, m2] = ms;
-            println!(
-                "| {name} | {frames} | {interval} | {:.0} | {:.0} | {:.2} | {:.3} | {:.2} |",
-                median(dec),
-                median(full),
-                median(m0),
-                median(m1),
-                median(m2)
-            );
-        }
-    }
-    Ok(())
-}
-
 /// Embedder milliseconds per face at batch 1 and 8 (1 thread).
 fn embedder_suite(a: &Args) -> Result<(), String> {
     use gstfootfall::embed::align::CHIP;
@@ -327,7 +306,13 @@ pub fn run(a: Args) -> Result<(), String> {
         detector_suite(&a)?;
     }
     if all || a.suite == "chain" {
-        chain_suite(&a)?;
+        super::bench_cost::cost_suite(&a)?;
+    }
+    if all || a.suite == "streams" {
+        super::bench_streams::streams_suite(&a)?;
+    }
+    if all || a.suite == "peers" {
+        super::bench_peers::peers_suite(&a)?;
     }
     if all || a.suite == "counter" {
         super::bench_counter::counter_suite(&a)?;

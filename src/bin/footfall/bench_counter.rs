@@ -1,11 +1,11 @@
-//! `footfall bench --suite counter`: the whole chain up to `facecounter` on every clip with a
-//! truth file — counts against the truth (the accuracy table), throughput next to
-//! decode-only, and the peak memory of a `footfall count` process.
+//! `footfall bench --suite counter`: `footfall count` on every clip with a truth file, at the
+//! default detector interval and at every frame — the accuracy table — with the peak memory
+//! of each `footfall count` process.
 
 use std::path::Path;
 use std::process::Command;
 
-use super::bench::{clips, median, run_once, Args};
+use super::bench::{clips, Args};
 
 /// Final counts and peak RSS (MiB) of `footfall count <clip> [extra]` run as a child under
 /// `/usr/bin/time` (a separate process, so each clip's peak is its own).
@@ -56,9 +56,9 @@ fn staff_gallery(a: &Args) -> Result<String, String> {
 }
 
 pub fn counter_suite(a: &Args) -> Result<(), String> {
-    println!("\n### facecounter: counts against the truth, throughput, memory\n");
-    println!("| clip | frames | truth unique (range) | counted | truth visits | counted | returning | staff visits | decode-only fps | chain fps | counter ms/frame | peak RSS MiB |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("\n### facecounter: counts against the truth at the default detector interval (3) and at 1\n");
+    println!("| clip | truth unique (range) | counted, interval 3 | counted, interval 1 | truth visits | visits, interval 3 | visits, interval 1 | staff visits (3 / 1) | peak RSS MiB (3 / 1) |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let staff = staff_gallery(a)?;
     for clip in clips(&a.media) {
         let name = clip.file_name().unwrap().to_string_lossy().to_string();
@@ -71,9 +71,6 @@ pub fn counter_suite(a: &Args) -> Result<(), String> {
         };
         let truth: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
         let e = &truth["expected"];
-        let loc = clip.display();
-        let decode =
-            format!("filesrc location=\"{loc}\" ! decodebin ! fakesink name=sink sync=false");
         let variants: Vec<(String, Vec<&str>)> = if name.starts_with("synth_staff") {
             vec![
                 (name.clone(), vec![]),
@@ -86,26 +83,13 @@ pub fn counter_suite(a: &Args) -> Result<(), String> {
             vec![(name.clone(), vec![])]
         };
         for (label, extra) in variants {
-            let staff_prop = extra
-                .get(1)
-                .map(|f| format!("staff-gallery=\"{f}\""))
-                .unwrap_or_default();
-            let chain = format!(
-                "filesrc location=\"{loc}\" ! decodebin ! videoconvert ! facedetector ! facetracker ! faceembedder \
-                 ! facecounter name=cnt gallery=bench-{} {staff_prop} ! fakesink name=sink sync=false",
-                std::process::id()
-            );
-            let (mut dec, mut full, mut cnt) = (vec![], vec![], vec![]);
-            let mut frames = 0;
-            for _ in 0..a.repeat.max(1) {
-                let d = run_once(&decode, &[])?;
-                let f = run_once(&chain, &["cnt"])?;
-                frames = f.frames;
-                dec.push(d.frames as f64 / d.wall.as_secs_f64());
-                full.push(f.frames as f64 / f.wall.as_secs_f64());
-                cnt.push(f.inside[0].as_secs_f64() * 1000.0 / f.frames.max(1) as f64);
+            let mut at = vec![];
+            for interval in ["3", "1"] {
+                let mut args = extra.clone();
+                args.extend(["--interval", interval]);
+                at.push(count_in_child(&clip, &args)?);
             }
-            let (counts, rss) = count_in_child(&clip, &extra)?;
+            let [(c3, r3), (c1, r1)] = [at[0].clone(), at[1].clone()];
             // With the staff gallery the truth is the customers only.
             let with_staff = !extra.is_empty();
             let (truth_unique, range, truth_visits) = if with_staff {
@@ -122,11 +106,10 @@ pub fn counter_suite(a: &Args) -> Result<(), String> {
                 )
             };
             println!(
-                "| {label} | {frames} | {truth_unique} ({}-{}) | {} | {truth_visits} | {} | {} | {} | {:.0} | {:.0} | {:.3} | {rss:.0} |",
+                "| {label} | {truth_unique} ({}-{}) | {} | {} | {truth_visits} | {} | {} | {} / {} | {r3:.0} / {r1:.0} |",
                 range.0, range.1,
-                counts["unique_visitors"], counts["visits"],
-                counts["returning_visits"], counts["staff_visits"],
-                median(dec), median(full), median(cnt)
+                c3["unique_visitors"], c1["unique_visitors"], c3["visits"], c1["visits"],
+                c3["staff_visits"], c1["staff_visits"],
             );
         }
     }

@@ -33,8 +33,8 @@ pub struct CountingArgs {
     /// Gallery name (counters sharing a name share identities)
     #[arg(long, default_value = "default")]
     pub gallery: String,
-    /// Run the detector on every Nth frame
-    #[arg(long, default_value_t = 1)]
+    /// Run the detector on every Nth frame (the tracker fills the others)
+    #[arg(long, default_value_t = 3)]
     pub interval: u32,
     /// Also publish counts and visits to this MQTT broker (mqtt://host[:port] or mqtts://…)
     #[arg(long)]

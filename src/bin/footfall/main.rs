@@ -6,16 +6,22 @@
 //! * `footfall camera CLIP…` — serve recorded clips as RTSP cameras.
 //! * `footfall detect SOURCE` — run the face detector on a file or URI (file, rtsp, http)
 //!   and print the faces found per second of stream time.
-//! * `footfall bench` — detector throughput on the shared clips (see BENCHMARKS.md).
+//! * `footfall bench` — cost against decoding, cameras per process, peers, accuracy
+//!   (BENCHMARKS.md).
 //! * `footfall enroll` — add a consenting staff member to a staff gallery file.
 
 mod bench;
+mod bench_child;
+mod bench_cost;
 mod bench_counter;
+mod bench_peers;
+mod bench_streams;
 mod camera;
 mod count;
 mod detect;
 mod enroll;
 mod input;
+mod proc_stats;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -41,8 +47,14 @@ enum Command {
     Camera(camera::Args),
     /// Detect faces in a clip or camera stream and print how many were found per second
     Detect(detect::Args),
-    /// Measure detector frames per second against decode-only speed
+    /// Measure the chain against decoding, cameras per process, the peers and accuracy (BENCHMARKS.md)
     Bench(bench::Args),
+    /// One benchmark pipeline, measured in a process of its own (used by `bench`)
+    #[command(hide = true)]
+    BenchOne(bench_child::Args),
+    /// Count N RTSP cameras in this process and report whether it kept up (used by `bench`)
+    #[command(hide = true)]
+    BenchStreams(bench_streams::ChildArgs),
     /// Add a consenting staff member to a staff gallery file (embeddings only, no images)
     Enroll(enroll::Args),
 }
@@ -63,6 +75,8 @@ fn main() {
         Command::Camera(a) => camera::run(a),
         Command::Detect(a) => detect::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::BenchOne(a) => bench_child::run(a),
+        Command::BenchStreams(a) => bench_streams::run_child(a),
         Command::Enroll(a) => enroll::run(a),
     };
     if let Err(e) = result {
