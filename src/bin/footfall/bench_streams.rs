@@ -83,11 +83,10 @@ struct Counters {
     max_latency_us: AtomicU64,
 }
 
-/// One camera's counting pipeline, its frames, drops and latency counted in `c` once `judge`
-/// is set.
+/// One camera's counting pipeline; its frames, drops and latency are added to `c` while
+/// `judge` is set.
 fn camera_pipeline(
     url: &str,
-    i: usize,
     c: Arc<Counters>,
     judge: Arc<Mutex<bool>>,
 ) -> Result<gst::Pipeline, String> {
@@ -131,7 +130,6 @@ fn camera_pipeline(
         }
         gst::PadProbeReturn::Ok
     });
-    let _ = i;
     Ok(p)
 }
 
@@ -141,7 +139,7 @@ pub fn run_child(a: ChildArgs) -> Result<(), String> {
     let judge = Arc::new(Mutex::new(false));
     let mut pipelines = vec![];
     for i in 0..a.n {
-        let p = camera_pipeline(&a.url, i, counters.clone(), judge.clone())?;
+        let p = camera_pipeline(&a.url, counters.clone(), judge.clone())?;
         p.set_state(gst::State::Playing)
             .map_err(|e| format!("stream {i} does not start: {e}"))?;
         pipelines.push(p);
