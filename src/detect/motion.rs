@@ -30,9 +30,9 @@ pub enum GateDecision {
 /// Per-stream gate state.
 #[derive(Debug, Default)]
 pub struct MotionGate {
-    /// Cell means at the last detection that found no face (`None`: faces were found, or
-    /// no detection yet).
-    reference: Option<Vec<f32>>,
+    /// Cell means at the last detection that found no face, when `has_reference`.
+    reference: Vec<f32>,
+    has_reference: bool,
     current: Vec<f32>,
     /// Detector slots skipped in a row.
     skipped: u32,
@@ -52,10 +52,8 @@ impl MotionGate {
         }
         cell_means(frame, &mut self.current);
         let skip = self.skipped < max_skips
-            && self
-                .reference
-                .as_ref()
-                .is_some_and(|r| largest_local_change(r, &self.current) <= threshold);
+            && self.has_reference
+            && largest_local_change(&self.reference, &self.current) <= threshold;
         if skip {
             self.skipped += 1;
             GateDecision::Skip
@@ -68,12 +66,16 @@ impl MotionGate {
     /// no face found, that frame becomes the reference; otherwise there is none.
     pub fn detected(&mut self, faces: usize) {
         self.skipped = 0;
-        self.reference = (faces == 0 && !self.current.is_empty()).then(|| self.current.clone());
+        self.has_reference = faces == 0 && !self.current.is_empty();
+        if self.has_reference {
+            // Swap, not copy: `current` is refilled on the next decision.
+            std::mem::swap(&mut self.reference, &mut self.current);
+        }
     }
 
     /// Forgets the reference (new caps, flush): the next slot detects.
     pub fn reset(&mut self) {
-        self.reference = None;
+        self.has_reference = false;
         self.skipped = 0;
     }
 }
