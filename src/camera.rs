@@ -25,6 +25,10 @@ pub struct CameraOptions {
     pub backoff_max: Duration,
     /// Give up (error) if the camera has not delivered a frame this long after start.
     pub first_frame_timeout: Duration,
+    /// A connection that has not delivered a frame for this long counts as a drop and is
+    /// rebuilt: a camera (or link) can stop sending while its TCP session stays open, and
+    /// neither `rtspsrc` nor the server reports that.
+    pub stall_timeout: Duration,
     /// The camera's end of stream ends the run (a recorded clip served as a camera)
     /// instead of counting as a drop to reconnect after.
     pub ends_with_stream: bool,
@@ -39,6 +43,7 @@ impl CameraOptions {
             backoff_initial: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             first_frame_timeout: Duration::from_secs(30),
+            stall_timeout: Duration::from_secs(10),
             ends_with_stream: false,
         }
     }
@@ -133,10 +138,22 @@ fn is_inside(msg_src: Option<&gst::Object>, source: &gst::Element) -> bool {
     false
 }
 
+/// Takes the camera part out of `pipeline` and stops it on a thread of its own: a wedged
+/// `rtspsrc` can block its state change indefinitely, and the counting must go on.
+fn discard(pipeline: &gst::Pipeline, source: gst::Element) {
+    let _ = pipeline.remove(&source);
+    let _ = std::thread::Builder::new()
+        .name("camera-teardown".into())
+        .spawn(move || {
+            let _ = source.set_state(gst::State::Null);
+        });
+}
+
 /// Runs `pipeline` (which holds `downstream` and no source) fed by the camera until `stop`
 /// is set (then EOS is sent into `downstream` and the run ends at the pipeline's EOS), an
 /// error outside the camera part, or the camera never delivering a first frame. Every
-/// camera drop posts a warning on the pipeline's bus and reconnects after back-off.
+/// camera drop (an error, its end of stream, or no frame for `stall_timeout`) posts a
+/// warning on the pipeline's bus and reconnects after back-off.
 pub fn run(
     pipeline: &gst::Pipeline,
     downstream: &gst::Element,
@@ -162,6 +179,8 @@ pub fn run(
     let mut backoff = o.backoff_initial;
     let mut eos_sent = false;
     let mut frames_at_attach = 0;
+    // The frame count last seen and when it last changed (or the connection was made).
+    let mut progress = (0, Instant::now());
     loop {
         if stop.load(Ordering::Relaxed) && !eos_sent {
             eos_sent = true;
@@ -175,6 +194,14 @@ pub fn run(
         }
         let mut camera_failed = dropped.swap(false, Ordering::Relaxed);
         let mut reason = String::from("end of stream");
+        let now_frames = frames.load(Ordering::Relaxed);
+        if now_frames != progress.0 {
+            progress = (now_frames, Instant::now());
+        } else if now_frames > 0 && progress.1.elapsed() > o.stall_timeout && !camera_failed {
+            // Before the first frame ever, `first_frame_timeout` decides instead.
+            camera_failed = true;
+            reason = format!("no video for {:?}", o.stall_timeout);
+        }
         if let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) {
             match msg.view() {
                 gst::MessageView::Eos(_) => break,
@@ -198,8 +225,7 @@ pub fn run(
         if frames.load(Ordering::Relaxed) > frames_at_attach {
             backoff = o.backoff_initial;
         }
-        let _ = source.set_state(gst::State::Null);
-        let _ = pipeline.remove(&source);
+        discard(pipeline, source);
         let warning = format!(
             "camera {} dropped ({reason}); reconnecting in {:.1} s",
             o.url,
@@ -217,6 +243,7 @@ pub fn run(
             .sync_state_with_parent()
             .map_err(|e| format!("camera source does not start: {e}"))?;
         frames_at_attach = frames.load(Ordering::Relaxed);
+        progress = (frames_at_attach, Instant::now());
         report.reconnects += 1;
     }
     report.frames = frames.load(Ordering::Relaxed);

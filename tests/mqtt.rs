@@ -250,10 +250,13 @@ fn a_full_queue_drops_old_messages_and_reports_the_loss() {
         file_visits.len()
     );
     assert!(status["dropped"].as_u64().unwrap() > 0);
-    assert_eq!(
-        status["dropped_visits"].as_u64().unwrap(),
-        lost_visits as u64,
-        "every lost visit is counted"
+    // Every lost visit is counted. A counted one may still have arrived: it was sent but
+    // not acknowledged when the broker stopped, went back to the queue, and was dropped
+    // there (at least once delivery cannot know) — at most the 32 messages in flight.
+    let dropped_visits = status["dropped_visits"].as_u64().unwrap();
+    assert!(
+        (lost_visits as u64..=lost_visits as u64 + 32).contains(&dropped_visits),
+        "{dropped_visits} counted as dropped, {lost_visits} lost"
     );
     assert!(
         warnings.iter().any(|w| w.contains("dropped in total")),

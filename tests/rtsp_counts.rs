@@ -25,13 +25,27 @@ fn clips_with_truth() -> Vec<(String, PathBuf, serde_json::Value)> {
     v
 }
 
-/// Sets the pipeline to NULL however `count` ends: a failed assertion then reports its
-/// message instead of disposing running elements (which aborts the test process).
+/// Sets the pipeline to NULL however `count` ends (a failed assertion then reports its
+/// message instead of disposing running elements, which aborts the test process), on a
+/// thread of its own and for at most `TEARDOWN`: a wedged `rtspsrc` (GStreamer 1.22) can
+/// block its state change for good, which must fail one count, not hang the whole test.
 struct StopOnDrop(gst::Pipeline);
+
+const TEARDOWN: Duration = Duration::from_secs(30);
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
-        let _ = self.0.set_state(gst::State::Null);
+        let p = self.0.clone();
+        let (done, stopped) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = p.set_state(gst::State::Null);
+            let _ = done.send(());
+        });
+        if stopped.recv_timeout(TEARDOWN).is_err() {
+            eprintln!("a pipeline did not stop within {TEARDOWN:?}: left behind");
+            // Disposing it while its state change is blocked would abort the process.
+            std::mem::forget(self.0.clone());
+        }
     }
 }
 
@@ -39,13 +53,20 @@ impl Drop for StopOnDrop {
 /// camera keeps the session open after the clip, so no EOS comes by itself.
 const STALLED: Duration = Duration::from_secs(12);
 
-/// Final counts of `source ! CHAIN ! facecounter`: (unique, visits, returning) from the
-/// JSON file's last line, checked against the last bus message. A live source is ended
-/// with an EOS once no buffer has arrived for `STALLED` (the counter then decides the
-/// tracks still in view, as at the end of a file); progress, not a clock, decides, so a
-/// slow machine that falls behind real time still counts the whole clip. `max` bounds
-/// the whole run.
-fn count(source: &str, gallery: &str, max: Duration) -> (u64, u64, u64) {
+/// How a count ended.
+enum Counted {
+    /// Final (unique, visits, returning) from the JSON file's last line, checked against
+    /// the last bus message, and the frames that reached the sink.
+    Done((u64, u64, u64), u64),
+    /// The pipeline did not come to its end after the EOS was sent: a wedged session.
+    Wedged(String),
+}
+
+/// Counts `source ! CHAIN ! facecounter`. A live source is ended with an EOS once no
+/// buffer has arrived for `STALLED` (the counter then decides the tracks still in view, as
+/// at the end of a file); progress, not a clock, decides, so a slow machine that falls
+/// behind real time still counts the whole clip. `max` bounds the whole run.
+fn count(source: &str, gallery: &str, max: Duration) -> Counted {
     let json = std::env::temp_dir().join(format!(
         "footfall-rtsp-{}-{gallery}.jsonl",
         std::process::id()
@@ -61,14 +82,15 @@ fn count(source: &str, gallery: &str, max: Duration) -> (u64, u64, u64) {
             .downcast::<gst::Pipeline>()
             .unwrap(),
     );
-    let last_buffer = std::sync::Arc::new(std::sync::Mutex::new(Instant::now()));
+    let last_buffer = std::sync::Arc::new(std::sync::Mutex::new((Instant::now(), 0u64)));
     let seen = last_buffer.clone();
     p.0.by_name("out")
         .unwrap()
         .static_pad("sink")
         .unwrap()
         .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-            *seen.lock().unwrap() = Instant::now();
+            let mut s = seen.lock().unwrap();
+            *s = (Instant::now(), s.1 + 1);
             gst::PadProbeReturn::Ok
         });
     let bus = p.0.bus().unwrap();
@@ -77,20 +99,17 @@ fn count(source: &str, gallery: &str, max: Duration) -> (u64, u64, u64) {
     let mut bus_counts = None;
     let mut eos_sent: Option<Instant> = None;
     loop {
-        assert!(
-            started.elapsed() < max,
-            "{gallery}: still running after {max:?} (EOS sent: {})",
-            eos_sent.is_some()
-        );
-        if eos_sent.is_none() && last_buffer.lock().unwrap().elapsed() > STALLED {
+        let (last, frames) = *last_buffer.lock().unwrap();
+        if started.elapsed() > max || eos_sent.is_some_and(|t| t.elapsed() > STALLED * 2) {
+            return Counted::Wedged(format!(
+                "{gallery}: no end after {:?} ({frames} frames, EOS sent: {})",
+                started.elapsed(),
+                eos_sent.is_some()
+            ));
+        }
+        if eos_sent.is_none() && last.elapsed() > STALLED {
             eos_sent = Some(Instant::now());
             p.0.send_event(gst::event::Eos::new());
-        }
-        if let Some(t) = eos_sent {
-            assert!(
-                t.elapsed() < Duration::from_secs(60),
-                "{gallery}: no EOS 60 s after sending one"
-            );
         }
         let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(500)) else {
             continue;
@@ -110,6 +129,7 @@ fn count(source: &str, gallery: &str, max: Duration) -> (u64, u64, u64) {
         }
     }
     drop(p);
+    let frames = last_buffer.lock().unwrap().1;
     let last = common::last_json_line(&json);
     let f = (
         last["unique_visitors"].as_u64().unwrap(),
@@ -121,7 +141,41 @@ fn count(source: &str, gallery: &str, max: Duration) -> (u64, u64, u64) {
         Some((f.0, f.1)),
         "{gallery}: bus agrees with JSON"
     );
-    f
+    Counted::Done(f, frames)
+}
+
+/// The counts of a count that must come to its end.
+fn finished(c: Counted) -> (u64, u64, u64) {
+    match c {
+        Counted::Done(f, _) => f,
+        Counted::Wedged(why) => panic!("{why}"),
+    }
+}
+
+/// Counts a clip over a live RTSP session; a session that wedges, or ends with under 95 %
+/// of the clip's frames, is tried once more under a fresh gallery and reported: the
+/// loopback camera and `rtspsrc` of GStreamer 1.22 very rarely stop a TCP session
+/// silently when several run at once (seen about once in ten CI runs). A second failure
+/// fails the test.
+fn count_live(url: &str, gallery: &str, frames: u64, max: Duration) -> (u64, u64, u64) {
+    let mut why = String::new();
+    for attempt in ["", "-again"] {
+        match count(
+            &rtsp_source(url, "tcp"),
+            &format!("{gallery}{attempt}"),
+            max,
+        ) {
+            // A frame or two may come too late for the jitter buffer on a loaded machine.
+            Counted::Done(f, got) if got * 100 >= frames * 95 => {
+                println!("{gallery}{attempt}: {got} of {frames} frames");
+                return f;
+            }
+            Counted::Done(f, got) => why = format!("{gallery}: {got} of {frames} frames ({f:?})"),
+            Counted::Wedged(w) => why = w,
+        }
+        eprintln!("{why}: session incomplete");
+    }
+    panic!("{why}, twice")
 }
 
 fn rtsp_source(url: &str, protocol: &str) -> String {
@@ -211,15 +265,16 @@ fn every_clip_over_rtsp_counts_like_the_file() {
         .collect();
     let from_file = in_parallel(&jobs, PARALLEL_FILES, |(name, clip, truth, _)| {
         let d = truth["video"]["duration_s"].as_f64().unwrap();
-        count(&file_source(clip), &format!("file-{name}"), max_run(d))
+        finished(count(
+            &file_source(clip),
+            &format!("file-{name}"),
+            max_run(d),
+        ))
     });
     let over_rtsp = in_parallel(&jobs, PARALLEL_SESSIONS, |(name, _, truth, url)| {
         let d = truth["video"]["duration_s"].as_f64().unwrap();
-        count(
-            &rtsp_source(url, "tcp"),
-            &format!("rtsp-{name}"),
-            max_run(d),
-        )
+        let frames = truth["video"]["frame_count"].as_u64().unwrap();
+        count_live(url, &format!("rtsp-{name}"), frames, max_run(d))
     });
     let results = jobs
         .into_iter()
@@ -256,11 +311,11 @@ fn every_clip_over_rtsp_counts_like_the_file() {
 fn udp_transport_counts_too() {
     let clip = shared("media/real/face-demographics-walking-and-pause.mp4");
     let camera = LoopbackCamera::serve(&[("walking", clip.as_path())]);
-    let f = count(
+    let f = finished(count(
         &rtsp_source(&camera.url("walking"), "udp"),
         "rtsp-udp-walking",
         Duration::from_secs(180),
-    );
+    ));
     assert_eq!(f.0, 3, "{f:?}");
 }
 

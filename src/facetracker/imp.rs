@@ -27,6 +27,27 @@ struct Settings(TrackerParams);
 struct State {
     tracker: Option<Tracker>,
     size: (u32, u32),
+    /// Tracks ended by a break in the video, reported on the next buffer.
+    broken_off: Vec<u64>,
+    last_pts: Option<gst::ClockTime>,
+}
+
+/// A gap in timestamps longer than this breaks motion continuity (a camera that froze
+/// and resumed): whoever is in view then is a new track.
+const MAX_GAP: gst::ClockTime = gst::ClockTime::from_seconds(2);
+
+impl State {
+    /// The video jumped (a flush, a new stream such as a camera reconnect, a long gap):
+    /// positions before and after are unrelated, so every track ends here and is reported
+    /// ended (the counter decides its visit) instead of coasting onto someone else. Track
+    /// ids keep counting up, so none is reused.
+    fn break_continuity(&mut self) {
+        if let Some(t) = self.tracker.as_mut() {
+            let ended = t.finish();
+            self.broken_off.extend(ended);
+        }
+        self.last_pts = None;
+    }
 }
 
 #[derive(Default)]
@@ -174,10 +195,21 @@ impl BaseTransformImpl for FaceTracker {
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
-        if let gst::EventView::FlushStop(_) = event.view() {
-            // A seek/flush breaks motion continuity: start tracking afresh.
-            let params = self.settings.lock().unwrap().0;
-            self.state.lock().unwrap().tracker = Some(Tracker::new(params));
+        if matches!(
+            event.view(),
+            gst::EventView::FlushStop(_) | gst::EventView::StreamStart(_)
+        ) {
+            let mut state = self.state.lock().unwrap();
+            state.break_continuity();
+            if !state.broken_off.is_empty() {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "{:?} ends tracks {:?}",
+                    event.type_(),
+                    state.broken_off
+                );
+            }
         }
         self.parent_sink_event(event)
     }
@@ -185,7 +217,15 @@ impl BaseTransformImpl for FaceTracker {
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let params = self.settings.lock().unwrap().0;
         let mut state = self.state.lock().unwrap();
+        if let (Some(pts), Some(last)) = (buf.pts(), state.last_pts) {
+            if pts.saturating_sub(last) > MAX_GAP {
+                gst::debug!(CAT, imp = self, "{} gap in timestamps", pts - last);
+                state.break_continuity();
+            }
+        }
+        state.last_pts = buf.pts().or(state.last_pts);
         let (w, h) = state.size;
+        let mut ended = std::mem::take(&mut state.broken_off);
         let Some(tracker) = state.tracker.as_mut() else {
             gst::element_imp_error!(self, gst::CoreError::Negotiation, ("tracker not started"));
             return Err(gst::FlowError::NotNegotiated);
@@ -211,9 +251,10 @@ impl BaseTransformImpl for FaceTracker {
                 id += 1;
             }
         }
-        face_meta::mark_tracks(buf, &out.ended, active);
-        if !out.ended.is_empty() {
-            gst::debug!(CAT, imp = self, "tracks ended: {:?}", out.ended);
+        ended.extend(&out.ended);
+        face_meta::mark_tracks(buf, &ended, active);
+        if !ended.is_empty() {
+            gst::debug!(CAT, imp = self, "tracks ended: {:?}", ended);
         }
         Ok(gst::FlowSuccess::Ok)
     }

@@ -19,6 +19,9 @@ pub struct SourceArgs {
     /// rtsp:// only: give up if the camera delivers no video for this many seconds at start
     #[arg(long, default_value_t = 30)]
     pub connect_timeout: u64,
+    /// rtsp:// only: reconnect when the camera has sent no video for this many seconds
+    #[arg(long, default_value_t = 10)]
+    pub stall_timeout: u64,
     /// rtsp:// only: the camera's end of stream ends the run instead of a reconnect (a
     /// recorded clip served as a camera)
     #[arg(long)]
@@ -115,6 +118,7 @@ pub fn run_with(
     let mut o = CameraOptions::new(&src.source);
     o.protocols = src.transport.clone();
     o.first_frame_timeout = Duration::from_secs(src.connect_timeout);
+    o.stall_timeout = Duration::from_secs(src.stall_timeout.max(1));
     o.ends_with_stream = src.end_with_stream;
     let r = camera::run(&pipeline, &counting, &o, stop);
     let _ = pipeline.set_state(gst::State::Null);
