@@ -41,10 +41,9 @@ impl Drop for StopOnDrop {
             let _ = p.set_state(gst::State::Null);
             let _ = done.send(());
         });
+        // Left behind, not disposed: the helper thread keeps its reference while blocked.
         if stopped.recv_timeout(TEARDOWN).is_err() {
             eprintln!("a pipeline did not stop within {TEARDOWN:?}: left behind");
-            // Disposing it while its state change is blocked would abort the process.
-            std::mem::forget(self.0.clone());
         }
     }
 }

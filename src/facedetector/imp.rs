@@ -225,7 +225,10 @@ impl ObjectImpl for FaceDetector {
                 glib::ParamSpecFloat::builder("motion-threshold")
                     .nick("Motion threshold")
                     .blurb(
-                        "Skip the detector while its last run found no face and no part of                          the picture changed by more than this many brightness levels (0-255,                          beyond the change of the whole picture); it still runs once a second.                          0 = detect on every slot",
+                        "Skip the detector while its last run found no face and no part of \
+                         the picture changed by more than this many brightness levels (0-255, \
+                         beyond the change of the whole picture); it still runs once a second. \
+                         0 = detect on every slot",
                     )
                     .minimum(0.0)
                     .maximum(255.0)

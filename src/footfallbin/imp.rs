@@ -42,21 +42,12 @@ const FORWARDED: &[(&str, &[&str], &str)] = &[
 /// Where the bin's default differs from its child's: the bin always has the tracker, which
 /// fills the frames the detector skips, so it detects on every 3rd frame (BENCHMARKS.md: the
 /// same counts on every clip as every frame, at less than half the detector's CPU; every 5th
-/// frame loses people). A bare `facedetector` stays at every frame.
-const BIN_DEFAULTS: &[(&str, u32)] = &[("inference-interval", 3)];
+/// frame loses people), and skips the detector on still, empty scenes. A bare
+/// `facedetector` stays at every frame. Numbers, converted to the property's type.
+const BIN_DEFAULTS: &[(&str, f64)] = &[("inference-interval", 3.0), ("motion-threshold", 8.0)];
 
-/// The same for float properties: the bin skips the detector on still, empty scenes.
-const BIN_FLOAT_DEFAULTS: &[(&str, f32)] = &[("motion-threshold", 8.0)];
-
-fn bin_default(name: &str) -> Option<u32> {
+fn bin_default(name: &str) -> Option<f64> {
     BIN_DEFAULTS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| *v)
-}
-
-fn bin_float_default(name: &str) -> Option<f32> {
-    BIN_FLOAT_DEFAULTS
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, v)| *v)
@@ -90,7 +81,7 @@ fn mirror(name: &str, child: &str, prop: &str) -> glib::ParamSpec {
             .blurb(&blurb)
             .minimum(u.minimum())
             .maximum(u.maximum())
-            .default_value(bin_default(name).unwrap_or(u.default_value()))
+            .default_value(bin_default(name).map_or(u.default_value(), |v| v as u32))
             .mutable_ready()
             .build()
     } else if let Some(f) = p.downcast_ref::<glib::ParamSpecFloat>() {
@@ -99,7 +90,7 @@ fn mirror(name: &str, child: &str, prop: &str) -> glib::ParamSpec {
             .blurb(&blurb)
             .minimum(f.minimum())
             .maximum(f.maximum())
-            .default_value(bin_float_default(name).unwrap_or(f.default_value()))
+            .default_value(bin_default(name).map_or(f.default_value(), |v| v as f32))
             .mutable_ready()
             .build()
     } else {
@@ -140,15 +131,18 @@ impl FootfallBin {
         }
         bin.add_many(&elements).map_err(|e| e.to_string())?;
         gst::Element::link_many(&elements).map_err(|e| e.to_string())?;
-        let defaults = BIN_DEFAULTS
-            .iter()
-            .map(|(n, v)| (*n, v.to_value()))
-            .chain(BIN_FLOAT_DEFAULTS.iter().map(|(n, v)| (*n, v.to_value())));
-        for (name, value) in defaults {
+        // The children start at the bin's defaults where those differ (the mirrored
+        // properties carry them, in the children's types).
+        for (name, _) in BIN_DEFAULTS {
             let (_, children, prop) = FORWARDED
                 .iter()
-                .find(|(n, _, _)| *n == name)
+                .find(|(n, _, _)| n == name)
                 .expect("bin defaults are forwarded properties");
+            let value = bin
+                .find_property(name)
+                .expect("forwarded properties are mirrored")
+                .default_value()
+                .clone();
             for c in children.iter().filter_map(|c| bin.by_name(c)) {
                 c.set_property_from_value(prop, &value);
             }
