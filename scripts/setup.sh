@@ -12,11 +12,13 @@ say() { printf '[setup] %s\n' "$*"; }
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 
-# 1. Debian packages (only the missing ones).
+# 1. Debian packages (only the missing ones). The same names serve Ubuntu 24.04 (GStreamer 1.24);
+# Ubuntu 22.04 ships GStreamer 1.20, older than the 1.22 the plugin is built against (checked below).
 PKGS=(pkg-config build-essential python3 python3-venv
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
+  gstreamer1.0-x  # pango's textoverlay: countsoverlay (`footfall serve`, the NVR drop-in)
   libgstrtspserver-1.0-dev gstreamer1.0-rtsp
   python3-gi python3-gst-1.0 gir1.2-gst-plugins-base-1.0
   gstreamer1.0-opencv opencv-data  # OpenCV `facedetect`: second opinion in the faceredact test
@@ -33,6 +35,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   say "Debian packages present"
+fi
+
+if ! pkg-config --atleast-version=1.22 gstreamer-1.0; then
+  say "error: GStreamer $(pkg-config --modversion gstreamer-1.0 2>/dev/null || echo '?') found; Footfall needs >= 1.22 (Debian 12, Ubuntu 24.04)" >&2
+  exit 1
 fi
 
 # 2. Rust toolchain: must already be there (rustup is not something this script downloads).

@@ -41,7 +41,9 @@ impl CountsOverlay {
             .property("shaded-background", true)
             .property("font-desc", DEFAULT_FONT)
             .build()
-            .map_err(|e| format!("cannot make textoverlay (gstreamer1.0-plugins-base): {e}"))?;
+            .map_err(|e| {
+                format!("cannot make textoverlay (Debian/Ubuntu package gstreamer1.0-x): {e}")
+            })?;
         self.obj().add(&text).map_err(|e| e.to_string())?;
         let video_sink = text.static_pad("video_sink").ok_or("no video_sink pad")?;
         // The text follows each buffer's counts; set before the buffer is drawn, and only
