@@ -247,5 +247,9 @@ pub fn run(
         report.reconnects += 1;
     }
     report.frames = frames.load(Ordering::Relaxed);
+    // The counts are final: the camera part goes on a thread of its own, so a wedged
+    // rtspsrc (seen in GStreamer 1.22 when a session is cut at EOS) cannot block the
+    // caller's `set_state(Null)` and with it the final counts and the exit.
+    discard(pipeline, source);
     Ok(report)
 }

@@ -9,7 +9,9 @@
 //!   (boolean: the box is the tracker's prediction on a frame the detector skipped);
 //! * one custom meta `FootfallTrackMeta` per buffer after `facetracker`, structure
 //!   `footfall-tracks`: `ended` (GstValueArray of guint64: confirmed tracks whose visit
-//!   ended on this frame) and `active` (guint, live tracks);
+//!   ended on this frame), `dropped` (GstValueArray of guint64: tentative tracks that
+//!   died unconfirmed on this frame; whatever was kept for them can go) and `active`
+//!   (guint, live tracks);
 //! * one custom meta `FootfallDetectionMeta` per buffer that went through `facedetector`,
 //!   whose structure `footfall-detection` says whether the detector ran on this frame
 //!   (`detected`, boolean: false on frames skipped by `inference-interval`) and
@@ -150,23 +152,34 @@ pub fn remove_faces(buffer: &mut gst::BufferRef) {
     });
 }
 
-/// Records the confirmed tracks that ended on this buffer and the number of live tracks.
-pub fn mark_tracks(buffer: &mut gst::BufferRef, ended: &[u64], active: u32) {
+/// Records the confirmed tracks that ended on this buffer, the tentative ones dropped on
+/// it, and the number of live tracks.
+pub fn mark_tracks(buffer: &mut gst::BufferRef, ended: &[u64], dropped: &[u64], active: u32) {
     if let Ok(mut meta) = CustomMeta::add(buffer, TRACK_META) {
         let s = meta.mut_structure();
         s.set_name(TRACK_STRUCT);
         s.set("ended", gst::Array::new(ended.iter().copied()));
+        s.set("dropped", gst::Array::new(dropped.iter().copied()));
         s.set("active", active);
     }
 }
 
-/// Track ids whose visit ended on this buffer (empty without `facetracker`).
-pub fn ended_tracks(buffer: &gst::BufferRef) -> Vec<u64> {
+fn track_ids(buffer: &gst::BufferRef, field: &str) -> Vec<u64> {
     CustomMeta::from_buffer(buffer, TRACK_META)
         .ok()
-        .and_then(|m| m.structure().get::<gst::Array>("ended").ok())
+        .and_then(|m| m.structure().get::<gst::Array>(field).ok())
         .map(|a| a.iter().filter_map(|v| v.get::<u64>().ok()).collect())
         .unwrap_or_default()
+}
+
+/// Track ids whose visit ended on this buffer (empty without `facetracker`).
+pub fn ended_tracks(buffer: &gst::BufferRef) -> Vec<u64> {
+    track_ids(buffer, "ended")
+}
+
+/// Tentative track ids dropped unconfirmed on this buffer (empty without `facetracker`).
+pub fn dropped_tracks(buffer: &gst::BufferRef) -> Vec<u64> {
+    track_ids(buffer, "dropped")
 }
 
 /// Marks whether the detector looked at this buffer.

@@ -120,7 +120,7 @@ fn footfall_count_on_a_camera_ends_cleanly_on_ctrl_c() {
     use std::process::{Command, Stdio};
     let clip = shared("media/real/face-demographics-walking-and-pause.mp4");
     let camera = LoopbackCamera::serve(&[("cam", clip.as_path())]);
-    let child = Command::new(env!("CARGO_BIN_EXE_footfall"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_footfall"))
         .args(["count", &camera.url("cam")])
         .env("FOOTFALL_MODELS_DIR", shared("models"))
         .stdout(Stdio::piped())
@@ -132,6 +132,15 @@ fn footfall_count_on_a_camera_ends_cleanly_on_ctrl_c() {
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
+    // Bounded: a process that does not end after Ctrl-C fails the test, not the suite.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("footfall count did not end within 60 s of Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -51,6 +51,7 @@ pub fn counts_json(c: &Counts, in_view: u32, pts_s: f64) -> serde_json::Value {
         "visits": c.visits,
         "returning_visits": c.returning_visits,
         "staff_visits": c.staff_visits,
+        "unidentified_visits": c.unidentified_visits,
         "in_view": in_view,
         "pts": pts_s,
     })

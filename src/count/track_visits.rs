@@ -1,5 +1,7 @@
-//! Non-biometric counting (`facecounter mode=tracks`): visits from face tracks alone, for
-//! sites without consent for biometric processing. No embedding is read or kept, so
+//! Visits from face tracks alone. This is the evidence that a person was seen, in both
+//! modes: the biometric mode identifies the visits it finds here (and counts those it
+//! cannot identify as unidentified visitors); `facecounter mode=tracks`, for sites without
+//! consent for biometric processing, counts them without identifying anyone. No embedding is read or kept, so
 //! nobody can be recognised — and so a returning visitor counts again: `unique_visitors`
 //! equals `visits` here (an upper bound of the people who came).
 //!
@@ -16,8 +18,15 @@ use super::visits::{Counts, Outcome};
 pub struct TrackParams {
     /// Frames a track must be in view to be a visit.
     pub min_frames: u32,
-    /// The track's best detection score must reach this.
+    /// The track's best detection score must reach this…
     pub min_best_score: f32,
+    /// …unless it was in view this many frames: a face followed that long is a person
+    /// even if no single detection was confident (masked, pitched, blurred faces score
+    /// 0.8-0.85; backs of heads and non-faces flicker out within a few frames).
+    pub long_track_frames: u32,
+    /// The best score a long track still needs (one-by-one-person-detection's back of a
+    /// head followed for 117 frames peaks at 0.78; masked corridor faces at 0.82-0.85).
+    pub long_track_min_score: f32,
     /// A track starting within this long (ns) of another's end…
     pub merge_window: u64,
     /// …and this many face widths from where it ended continues that visit.
@@ -29,10 +38,23 @@ impl Default for TrackParams {
         TrackParams {
             min_frames: 15,
             min_best_score: 0.85,
+            long_track_frames: 45,
+            long_track_min_score: 0.8,
             merge_window: 1_000_000_000,
             merge_distance: 0.5,
         }
     }
+}
+
+/// The detector's and tracker's verdict on a finished track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    /// In view long enough with a confident face: a person was here.
+    Visit,
+    /// Started where a counted track ended moments before: the same person.
+    Continues,
+    /// A flicker, the back of a head, a passing non-face.
+    NotAVisit,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -89,11 +111,25 @@ impl TrackVisits {
         self.live.keys().copied().collect()
     }
 
-    /// Decides the finished track: a visit (counted as [`Outcome::Unidentified`], a visitor
-    /// that cannot be de-duplicated), the continuation of one, or nothing.
-    pub fn end(&mut self, track: u64, now: u64, p: &TrackParams, counts: &mut Counts) -> Outcome {
+    /// Tracks in view whose visit is not decided yet.
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+
+    /// Forgets a track that died unconfirmed (never a visit).
+    pub fn forget(&mut self, track: u64) {
+        self.live.remove(&track);
+    }
+
+    /// What the detector and tracker say of the finished track, with no face recognition:
+    /// a person seen, the continuation of one seen moments before, or not a visit.
+    pub fn judge(&mut self, track: u64, now: u64, p: &TrackParams) -> Evidence {
         let Some(s) = self.live.remove(&track) else {
-            return Outcome::Ignored;
+            return Evidence::NotAVisit;
         };
         self.recent
             .retain(|e| now.saturating_sub(e.at) <= p.merge_window.saturating_mul(4));
@@ -103,8 +139,10 @@ impl TrackVisits {
             let (dx, dy) = (s.first_center.0 - e.center.0, s.first_center.1 - e.center.1);
             gap_ok && (dx * dx + dy * dy).sqrt() <= p.merge_distance * e.width.max(s.width)
         });
-        let counted = !continues && s.frames >= p.min_frames && s.best_score >= p.min_best_score;
-        if continues || counted {
+        let seen = s.frames >= p.min_frames
+            && (s.best_score >= p.min_best_score
+                || (s.frames >= p.long_track_frames && s.best_score >= p.long_track_min_score));
+        if continues || seen {
             // Either way the person was here until now: a later fragment continues this.
             self.recent.push(Ending {
                 at: s.last_seen,
@@ -112,11 +150,22 @@ impl TrackVisits {
                 width: s.width,
             });
         }
-        if !counted {
+        if continues {
+            Evidence::Continues
+        } else if seen {
+            Evidence::Visit
+        } else {
+            Evidence::NotAVisit
+        }
+    }
+
+    /// Decides the finished track in `mode=tracks`: a visit (counted as
+    /// [`Outcome::Unidentified`], a visitor that cannot be de-duplicated), or nothing.
+    pub fn end(&mut self, track: u64, now: u64, p: &TrackParams, counts: &mut Counts) -> Outcome {
+        if self.judge(track, now, p) != Evidence::Visit {
             return Outcome::Ignored;
         }
-        counts.unique_visitors += 1;
-        counts.visits += 1;
+        counts.count_unidentified();
         Outcome::Unidentified
     }
 }

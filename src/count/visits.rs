@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use super::gallery::{Gallery, Match};
+use super::track_visits::Evidence;
 use crate::embed::embedder::Embedding;
 
 /// Best views kept per track for the decision.
@@ -26,15 +27,12 @@ pub struct CountParams {
     /// A track matching an identity last seen less than this before the track started
     /// continues that visit (an occlusion or a detector gap split it) (ns).
     pub merge_window: u64,
-    /// Tracks in view for fewer frames than this never open a new identity.
+    /// Embedded tracks in view for fewer frames than this open no new identity unless the
+    /// track evidence ([`Evidence::Visit`]) says a person was seen.
     pub min_track_frames: u32,
-    /// A track never embedded whose faces all stayed narrower than this (pixels) is a
-    /// person too far away to identify: counted as a visitor that cannot be de-duplicated.
-    /// Wider faces that never gave a usable view (back of a head, profile, blur) are not
-    /// counted. 0 turns this off.
-    pub small_face_width: u32,
-    /// Frames a small-face track must be confirmed for to count (no embedding backs it up).
-    pub min_small_track_frames: u32,
+    /// Count visits that could not be identified (no usable view: mask, blur, pitch, a
+    /// small face) as unidentified visitors; false leaves them out of every count.
+    pub count_unidentified: bool,
 }
 
 impl Default for CountParams {
@@ -46,8 +44,7 @@ impl Default for CountParams {
             capacity: 100_000,
             merge_window: 2_000_000_000,
             min_track_frames: 5,
-            small_face_width: 32,
-            min_small_track_frames: 15,
+            count_unidentified: true,
         }
     }
 }
@@ -59,6 +56,18 @@ pub struct Counts {
     pub visits: u64,
     pub returning_visits: u64,
     pub staff_visits: u64,
+    /// Visits of people seen but not identified (counted in `visits` and, one person each,
+    /// in `unique_visitors`: they cannot be de-duplicated).
+    pub unidentified_visits: u64,
+}
+
+impl Counts {
+    /// A person seen but not identified: one visit, and one visitor (an upper bound).
+    pub fn count_unidentified(&mut self) {
+        self.unique_visitors += 1;
+        self.visits += 1;
+        self.unidentified_visits += 1;
+    }
 }
 
 /// What a finished track turned out to be.
@@ -73,19 +82,19 @@ pub enum Outcome {
     Continued { identity: u64, distance: f32 },
     /// Matches the staff gallery: excluded from the visitor counts.
     Staff { distance: f32 },
-    /// A person whose face was too small to identify all along: a new visitor that cannot
-    /// be matched later (see [`CountParams::small_face_width`]).
+    /// A person seen (track evidence) but never identified (no usable view): a new visitor
+    /// that cannot be matched later.
     Unidentified,
-    /// Never embedded, or too short and unmatched: no visit.
+    /// No visit: never confirmed, no track evidence and no identity, or a fragment.
     Ignored,
 }
 
 #[derive(Debug, Default, Clone)]
 struct TrackViews {
     views: Vec<(Embedding, f32)>,
+    /// Frames the track was in view confirmed (0: only ever tentative).
     frames: u32,
     first_seen: u64,
-    widest_face: u32,
 }
 
 /// Per-element state: the tracks in view and their views so far.
@@ -95,14 +104,27 @@ pub struct VisitBuilder {
 }
 
 impl VisitBuilder {
-    /// The confirmed track was in view on a frame at `now`, its face `width` pixels wide.
-    pub fn observe(&mut self, track: u64, now: u64, width: u32) {
+    /// The confirmed track was in view on a frame at `now`.
+    pub fn observe(&mut self, track: u64, now: u64) {
         let t = self.tracks.entry(track).or_insert_with(|| TrackViews {
             first_seen: now,
             ..Default::default()
         });
         t.frames += 1;
-        t.widest_face = t.widest_face.max(width);
+    }
+
+    /// Forgets a track that died unconfirmed (its views were of no visit).
+    pub fn forget(&mut self, track: u64) {
+        self.tracks.remove(&track);
+    }
+
+    /// Tracks held (confirmed or not), for tests of boundedness.
+    pub fn len(&self) -> usize {
+        self.tracks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tracks.is_empty()
     }
 
     /// A new embedding of `track` (kept if among its best views).
@@ -122,11 +144,14 @@ impl VisitBuilder {
     }
 
     /// Decides the visit of a finished track and updates `gallery` and `counts`.
+    /// `evidence` is the track's own verdict ([`super::track_visits::TrackVisits::judge`]):
+    /// whether a person was seen is decided there; the views only say who.
     pub fn end(
         &mut self,
         track: u64,
         now: u64,
         p: &CountParams,
+        evidence: Evidence,
         gallery: &mut Gallery,
         staff: Option<&Gallery>,
         counts: &mut Counts,
@@ -134,11 +159,12 @@ impl VisitBuilder {
         let Some(t) = self.tracks.remove(&track) else {
             return Outcome::Ignored;
         };
+        if t.frames == 0 {
+            return Outcome::Ignored; // never confirmed: no visit, whatever it looked like
+        }
         if t.views.is_empty() {
-            let small = t.widest_face < p.small_face_width;
-            if small && t.frames >= p.min_small_track_frames {
-                counts.unique_visitors += 1;
-                counts.visits += 1;
+            if evidence == Evidence::Visit && p.count_unidentified {
+                counts.count_unidentified();
                 return Outcome::Unidentified;
             }
             return Outcome::Ignored;
@@ -173,7 +199,8 @@ impl VisitBuilder {
                     }
                 }
             }
-            _ if t.frames < p.min_track_frames => Outcome::Ignored,
+            _ if evidence == Evidence::Continues => Outcome::Ignored,
+            _ if t.frames < p.min_track_frames && evidence != Evidence::Visit => Outcome::Ignored,
             _ => {
                 let id = gallery.insert(&t.views, now);
                 counts.unique_visitors += 1;
@@ -206,6 +233,8 @@ mod tests {
     use super::*;
     use crate::embed::embedder::DIM;
 
+    const SEEN: Evidence = Evidence::Visit;
+
     fn person(k: usize) -> Embedding {
         let mut e = [0.0f32; DIM];
         e[k] = 1.0;
@@ -214,7 +243,7 @@ mod tests {
 
     fn visit(b: &mut VisitBuilder, track: u64, who: Embedding, from: u64, frames: u32) {
         for f in 0..frames as u64 {
-            b.observe(track, from + f, 80);
+            b.observe(track, from + f);
         }
         b.add_view(track, who, 0.8, from);
     }
@@ -230,29 +259,30 @@ mod tests {
         let mut b = VisitBuilder::default();
         visit(&mut b, 1, person(0), 0, 10);
         assert!(matches!(
-            b.end(1, 10, &p, &mut g, Some(&staff), &mut c),
+            b.end(1, 10, &p, SEEN, &mut g, Some(&staff), &mut c),
             Outcome::New { .. }
         ));
         visit(&mut b, 2, person(0), 1000, 10);
         assert!(matches!(
-            b.end(2, 1010, &p, &mut g, Some(&staff), &mut c),
+            b.end(2, 1010, &p, SEEN, &mut g, Some(&staff), &mut c),
             Outcome::Returning { .. }
         ));
         visit(&mut b, 3, person(9), 2000, 10);
         assert!(matches!(
-            b.end(3, 2010, &p, &mut g, Some(&staff), &mut c),
+            b.end(3, 2010, &p, SEEN, &mut g, Some(&staff), &mut c),
             Outcome::Staff { .. }
         ));
-        // observed but never embedded (a wide face: back of a head)
-        b.observe(4, 3000, 80);
+        // observed but never embedded, and no track evidence (the back of a head)
+        b.observe(4, 3000);
+        let none = Evidence::NotAVisit;
         assert_eq!(
-            b.end(4, 3001, &p, &mut g, Some(&staff), &mut c),
+            b.end(4, 3001, &p, none, &mut g, Some(&staff), &mut c),
             Outcome::Ignored
         );
-        // a short unmatched fragment opens no identity
+        // a short unmatched fragment with no track evidence opens no identity
         visit(&mut b, 5, person(1), 4000, 2);
         assert_eq!(
-            b.end(5, 4002, &p, &mut g, Some(&staff), &mut c),
+            b.end(5, 4002, &p, none, &mut g, Some(&staff), &mut c),
             Outcome::Ignored
         );
         assert_eq!(
@@ -261,43 +291,62 @@ mod tests {
                 unique_visitors: 1,
                 visits: 2,
                 returning_visits: 1,
-                staff_visits: 1
+                staff_visits: 1,
+                unidentified_visits: 0,
             }
         );
         assert_eq!(g.len(), 1);
     }
 
     #[test]
-    fn small_faces_count_without_identification() {
+    fn a_person_seen_but_never_identified_is_an_unidentified_visit() {
         let p = CountParams::default();
         let (mut g, mut c) = (Gallery::new(), Counts::default());
         let mut b = VisitBuilder::default();
         for f in 0..20 {
-            b.observe(1, f, 18); // far away for 20 frames, never embedded
-            b.observe(2, f, 40); // near, never embedded: not a usable face
-        }
-        for f in 0..10 {
-            b.observe(3, f, 18); // far away, too briefly
+            b.observe(1, f); // masked, blurred or small: never a usable view
+            b.observe(2, f); // the same, but no track evidence
         }
         assert_eq!(
-            b.end(1, 20, &p, &mut g, None, &mut c),
+            b.end(1, 20, &p, SEEN, &mut g, None, &mut c),
             Outcome::Unidentified
         );
-        assert_eq!(b.end(2, 20, &p, &mut g, None, &mut c), Outcome::Ignored);
-        assert_eq!(b.end(3, 20, &p, &mut g, None, &mut c), Outcome::Ignored);
-        assert_eq!((c.unique_visitors, c.visits), (1, 1));
+        let none = Evidence::NotAVisit;
+        assert_eq!(b.end(2, 20, &p, none, &mut g, None, &mut c), Outcome::Ignored);
+        let cont = Evidence::Continues;
+        b.observe(3, 30);
+        assert_eq!(b.end(3, 31, &p, cont, &mut g, None, &mut c), Outcome::Ignored);
+        assert_eq!(
+            (c.unique_visitors, c.visits, c.unidentified_visits),
+            (1, 1, 1)
+        );
         assert!(
             g.is_empty(),
             "nothing to remember of an unidentified visitor"
         );
         let off = CountParams {
-            small_face_width: 0,
+            count_unidentified: false,
             ..p
         };
-        for f in 0..20 {
-            b.observe(4, f, 18);
+        b.observe(4, 40);
+        assert_eq!(b.end(4, 41, &off, SEEN, &mut g, None, &mut c), Outcome::Ignored);
+    }
+
+    #[test]
+    fn a_track_never_confirmed_is_no_visit_and_can_be_forgotten() {
+        let p = CountParams::default();
+        let (mut g, mut c) = (Gallery::new(), Counts::default());
+        g.insert(&[(person(0), 1.0)], 0);
+        let mut b = VisitBuilder::default();
+        // the embedder embeds tentative faces too: views, but never observed confirmed
+        b.add_view(1, person(0), 0.9, 10);
+        assert_eq!(b.end(1, 20, &p, SEEN, &mut g, None, &mut c), Outcome::Ignored);
+        for track in 2..1002 {
+            b.add_view(track, person(1), 0.9, track);
+            b.forget(track);
         }
-        assert_eq!(b.end(4, 20, &off, &mut g, None, &mut c), Outcome::Ignored);
+        assert!(b.is_empty());
+        assert_eq!(c, Counts::default());
     }
 
     #[test]
@@ -309,11 +358,11 @@ mod tests {
         let (mut g, mut c) = (Gallery::new(), Counts::default());
         let mut b = VisitBuilder::default();
         visit(&mut b, 1, person(0), 0, 20);
-        b.end(1, 20, &p, &mut g, None, &mut c);
+        b.end(1, 20, &p, SEEN, &mut g, None, &mut c);
         // reappears 30 ns later (inside the merge window) as a new track
         visit(&mut b, 2, person(0), 50, 3);
         assert!(matches!(
-            b.end(2, 53, &p, &mut g, None, &mut c),
+            b.end(2, 53, &p, Evidence::NotAVisit, &mut g, None, &mut c),
             Outcome::Continued { .. }
         ));
         assert_eq!((c.unique_visitors, c.visits), (1, 1));

@@ -137,6 +137,17 @@ impl Letterbox {
     }
 }
 
+/// The automatic detector width (`inference-width=0`): half the frame width, so a face of
+/// 24 frame pixels (the smallest worth counting) reaches YuNet at 12 px, above its ~10 px
+/// floor; never below 320 (small frames keep the size the model was tuned at) nor above 1920
+/// (the cost cap: a 4K frame is detected at 1920×1088, about 34× the pixels of 320×192).
+pub fn auto_inference_width(frame_w: u32) -> u32 {
+    (frame_w / 2).clamp(AUTO_MIN_WIDTH, AUTO_MAX_WIDTH)
+}
+
+pub const AUTO_MIN_WIDTH: u32 = 320;
+pub const AUTO_MAX_WIDTH: u32 = 1920;
+
 fn round_up_32(v: u32) -> u32 {
     v.div_ceil(32) * 32
 }
@@ -144,6 +155,20 @@ fn round_up_32(v: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auto_inference_width_brings_a_24px_face_to_12px_up_to_4k() {
+        for (frame_w, want) in [(480, 320), (640, 320), (960, 480), (1280, 640), (1920, 960)] {
+            assert_eq!(auto_inference_width(frame_w), want, "{frame_w}");
+        }
+        assert_eq!(auto_inference_width(2560), 1280);
+        assert_eq!(auto_inference_width(3840), 1920);
+        assert_eq!(auto_inference_width(7680), 1920, "cost cap");
+        for frame_w in [1280, 1920, 2560, 3840] {
+            let scale = auto_inference_width(frame_w) as f32 / frame_w as f32;
+            assert!(24.0 * scale >= 12.0, "{frame_w}");
+        }
+    }
 
     #[test]
     fn iou_hand_computed() {

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use super::align::{ChipExtractor, CHIP};
 use super::embedder::{Embedder, Embedding};
-use crate::detect::geometry::Letterbox;
+use super::quality::{geometric, sharpness};
+use crate::detect::geometry::{Face, Letterbox};
 use crate::detect::preprocess::{FrameRef, PixelLayout, Preprocessor};
 use crate::detect::yunet::{DetectParams, YuNet};
 use crate::onnx_runtime::Device;
@@ -39,6 +40,17 @@ impl PhotoEmbedder {
         width: u32,
         height: u32,
     ) -> Result<Option<Embedding>, String> {
+        Ok(self.largest(rgb, width, height)?.map(|v| v.embedding))
+    }
+
+    /// The largest face of an RGB photo with its embedding and the chain's quality of that
+    /// view (geometry × chip sharpness, as `faceembedder` gates it), or `None`.
+    pub fn largest(
+        &mut self,
+        rgb: &[u8],
+        width: u32,
+        height: u32,
+    ) -> Result<Option<PhotoView>, String> {
         let frame = FrameRef::packed(PixelLayout::Rgb, width, height, rgb, width as usize * 3);
         let lb = Letterbox::fit(width, height, 640, 640);
         self.pre
@@ -62,6 +74,19 @@ impl PhotoEmbedder {
         }
         let mut out = Vec::new();
         self.embedder.embed(&self.chip, &mut out)?;
-        Ok(out.pop())
+        let quality = geometric(face, [], width, height).total() * sharpness(&self.chip);
+        Ok(out.pop().map(|embedding| PhotoView {
+            embedding,
+            face: *face,
+            quality,
+        }))
     }
+}
+
+/// One photo's largest face.
+pub struct PhotoView {
+    pub embedding: Embedding,
+    /// Box and landmarks in photo pixels.
+    pub face: Face,
+    pub quality: f32,
 }

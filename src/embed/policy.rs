@@ -7,6 +7,9 @@ use std::collections::HashMap;
 pub struct EmbedPolicy {
     /// Faces below this quality are never embedded.
     pub min_quality: f32,
+    /// Views whose lower face is less skin-like than this ([`super::quality::lower_face_skin`])
+    /// are taken for masked and not embedded; 0 turns the gate off.
+    pub mask_gate: f32,
     /// Minimum frames between two embeddings of one track.
     pub reembed_interval: u64,
     /// A new view must beat the track's best embedded quality by this factor.
@@ -19,6 +22,7 @@ impl Default for EmbedPolicy {
     fn default() -> Self {
         EmbedPolicy {
             min_quality: 0.25,
+            mask_gate: 0.5,
             reembed_interval: 5,
             improvement: 1.15,
             max_per_track: 5,

@@ -113,6 +113,34 @@ pub fn sharpness(chip: &[f32]) -> f32 {
     unit(var / SHARP_VARIANCE)
 }
 
+/// How much of the lower face (mouth and chin) looks like the skin around the eyes, 0..1
+/// (planar RGB chip, 0..255): about 1 on a bare face, near 0 behind a surgical or cloth
+/// mask. Masked faces look alike to the embedder (different people come within the match
+/// threshold: BENCHMARKS.md's distance table), so a masked view identifies nobody.
+pub fn lower_face_skin(chip: &[f32]) -> f32 {
+    let plane = CHIP * CHIP;
+    let skin_fraction = |y0: usize, y1: usize, x0: usize, x1: usize| {
+        let mut n = 0u32;
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let i = y * CHIP + x;
+                let (r, g, b) = (chip[i], chip[plane + i], chip[2 * plane + i]);
+                // Skin under most lights: red leads, blue trails (masks are blue, white, grey).
+                if r > g && g >= b * 0.9 && r - b > 12.0 {
+                    n += 1;
+                }
+            }
+        }
+        n as f32 / ((y1 - y0) * (x1 - x0)) as f32
+    };
+    let eyes = skin_fraction(55, 70, 35, 115); // cheeks just under the eyes
+    let mouth = skin_fraction(92, 118, 50, 100);
+    if eyes <= 0.05 {
+        return 1.0; // no skin to compare with (grey light, monochrome camera): no opinion
+    }
+    unit(mouth / eyes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -208,19 +208,21 @@ impl FaceCounter {
         let outcome = {
             let mut site = r.site.lock().unwrap();
             let site = &mut *site;
+            let tp = TrackParams::default();
             match r.mode {
-                CountMode::Biometric => r.visits.end(
-                    track,
-                    now,
-                    params,
-                    &mut site.gallery,
-                    r.staff.as_ref(),
-                    &mut site.counts,
-                ),
-                CountMode::Tracks => {
-                    r.tracks
-                        .end(track, now, &TrackParams::default(), &mut site.counts)
+                CountMode::Biometric => {
+                    let evidence = r.tracks.judge(track, now, &tp);
+                    r.visits.end(
+                        track,
+                        now,
+                        params,
+                        evidence,
+                        &mut site.gallery,
+                        r.staff.as_ref(),
+                        &mut site.counts,
+                    )
                 }
+                CountMode::Tracks => r.tracks.end(track, now, &tp, &mut site.counts),
             }
         };
         gst::debug!(CAT, imp = self, "track {} ended: {:?}", track, outcome);
@@ -253,6 +255,7 @@ fn counts_structure(c: &Counts, in_view: u32, window_start: u64) -> gst::structu
         .field("visits", c.visits as u32)
         .field("returning-visits", c.returning_visits as u32)
         .field("staff-visits", c.staff_visits as u32)
+        .field("unidentified-visits", c.unidentified_visits as u32)
         .field("in-view", in_view)
         .field("window-start", window_start)
 }
@@ -316,10 +319,10 @@ impl ObjectImpl for FaceCounter {
                     .default_value(p.capacity as u32)
                     .mutable_playing()
                     .build(),
-                glib::ParamSpecUInt::builder("small-face-width")
-                    .nick("Small face width")
-                    .blurb("A track whose faces all stay narrower than this (pixels) is too far away to identify and counts as a visitor that cannot be de-duplicated (0 = never count unidentified faces)")
-                    .default_value(p.small_face_width)
+                glib::ParamSpecBoolean::builder("count-unidentified")
+                    .nick("Count unidentified")
+                    .blurb("Count a person seen (a confident face track) whose face never gave a usable view (mask, blur, pitch, small) as an unidentified visitor, not de-duplicated; false leaves such visits out")
+                    .default_value(p.count_unidentified)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecString::builder("staff-gallery")
@@ -351,6 +354,11 @@ impl ObjectImpl for FaceCounter {
                     .default_value(60)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("open-tracks")
+                    .nick("Open tracks")
+                    .blurb("Tracks whose visit is not decided yet (read-only): in view, or tentative ones the tracker has not dropped yet")
+                    .read_only()
+                    .build(),
                 glib::ParamSpecEnum::builder_with_default("mode", CountMode::default())
                     .nick("Mode")
                     .blurb("biometric: de-duplicate visits by face embeddings; tracks: count visits from face tracks alone (no embeddings, for sites without consent; a returning visitor counts again)")
@@ -381,8 +389,8 @@ impl ObjectImpl for FaceCounter {
             "capacity" => {
                 s.params.capacity = value.get::<u32>().expect("type checked upstream") as usize
             }
-            "small-face-width" => {
-                s.params.small_face_width = value.get().expect("type checked upstream")
+            "count-unidentified" => {
+                s.params.count_unidentified = value.get().expect("type checked upstream")
             }
             "staff-gallery" => s.staff_gallery = value.get().expect("type checked upstream"),
             "report-interval" => s.report_interval_s = value.get().expect("type checked upstream"),
@@ -406,13 +414,22 @@ impl ObjectImpl for FaceCounter {
             "match-threshold" => s.params.match_threshold.to_value(),
             "retention" => ((s.params.retention / NS) as u32).to_value(),
             "capacity" => (s.params.capacity as u32).to_value(),
-            "small-face-width" => s.params.small_face_width.to_value(),
+            "count-unidentified" => s.params.count_unidentified.to_value(),
             "staff-gallery" => s.staff_gallery.to_value(),
             "report-interval" => s.report_interval_s.to_value(),
             "location" => s.location.to_value(),
             "mode" => s.mode.to_value(),
             "gallery-file" => s.gallery_file.to_value(),
             "gallery-save-interval" => s.save_interval_s.to_value(),
+            "open-tracks" => {
+                drop(s);
+                let state = self.state.lock().unwrap();
+                let open = state.as_ref().map_or(0, |r| match r.mode {
+                    CountMode::Biometric => r.visits.len(),
+                    CountMode::Tracks => r.tracks.len(),
+                });
+                (open as u32).to_value()
+            }
             other => mqtt_props::get(&s.mqtt, other)
                 .unwrap_or_else(|| unreachable!("unknown property {other}")),
         }
@@ -558,11 +575,17 @@ impl BaseTransformImpl for FaceCounter {
         for f in &faces {
             if let (Some(track), Some("new" | "tracked")) = (f.track_id, f.state.as_deref()) {
                 in_view += 1;
-                match r.mode {
-                    CountMode::Biometric => r.visits.observe(track, now, f.rect.2),
-                    CountMode::Tracks => r.tracks.observe(track, now, f.rect, f.score),
+                // The track evidence (was a person seen?) in both modes; who, only here.
+                r.tracks.observe(track, now, f.rect, f.score);
+                if r.mode == CountMode::Biometric {
+                    r.visits.observe(track, now);
                 }
             }
+        }
+        // Tentative tracks that died unconfirmed: their views were of no visit.
+        for track in face_meta::dropped_tracks(buf) {
+            r.visits.forget(track);
+            r.tracks.forget(track);
         }
         r.in_view = in_view;
         if r.mode == CountMode::Tracks {

@@ -8,7 +8,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 
-use crate::detect::geometry::{Face, Letterbox};
+use crate::detect::geometry::{auto_inference_width, Face, Letterbox};
 use crate::detect::motion::{GateDecision, MotionGate};
 use crate::detect::preprocess::Preprocessor;
 use crate::detect::yunet::{DetectParams, YuNet};
@@ -29,7 +29,8 @@ const DEFAULT_THRESHOLD: f32 = 0.6;
 const DEFAULT_NMS: f32 = 0.3;
 const DEFAULT_MIN_FACE: u32 = 0;
 const DEFAULT_MAX_FACES: u32 = 256;
-const DEFAULT_INFER_W: u32 = 320;
+/// 0: follow the frame ([`auto_inference_width`]).
+const DEFAULT_INFER_W: u32 = 0;
 const DEFAULT_INFER_H: u32 = 0;
 const DEFAULT_INTERVAL: u32 = 1;
 const DEFAULT_THREADS: u32 = 1;
@@ -116,7 +117,12 @@ impl FaceDetector {
             .as_mut()
             .ok_or_else(|| "detector not started".to_string())?;
         let (w, h) = (video.info.width(), video.info.height());
-        let lb = Letterbox::fit(w, h, size.0, size.1);
+        let width = if size.0 == 0 {
+            auto_inference_width(w)
+        } else {
+            size.0
+        };
+        let lb = Letterbox::fit(w, h, width, size.1);
         let (threshold, interval) = motion;
         // The gate's forced detection: at least one run per second of video.
         let fps = video.info.fps();
@@ -196,7 +202,8 @@ impl ObjectImpl for FaceDetector {
                     .nick("Inference width")
                     .blurb(
                         "Width the frame is scaled to for the detector, keeping aspect ratio \
-                         (0 = unconstrained; both 0 = native size)",
+                         (0 = automatic: half the frame width, at least 320 and at most 1920, \
+                         so a 24-pixel face reaches the model at 12 pixels)",
                     )
                     .maximum(4096)
                     .default_value(DEFAULT_INFER_W)

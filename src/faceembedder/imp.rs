@@ -98,8 +98,11 @@ impl FaceEmbedder {
             .as_ref()
             .ok_or("no caps negotiated before the first buffer")?;
         let worker = state.worker.as_mut().ok_or("embedder not started")?;
-        for ended in face_meta::ended_tracks(buf) {
-            worker.scheduler.forget(ended);
+        let gone = face_meta::ended_tracks(buf)
+            .into_iter()
+            .chain(face_meta::dropped_tracks(buf));
+        for track in gone {
+            worker.scheduler.forget(track);
         }
         if frame_no.is_multiple_of(1000) {
             worker.scheduler.prune(frame_no);
@@ -171,15 +174,18 @@ impl FaceEmbedder {
                 }
                 let sharp = quality::sharpness(&batch[start..]);
                 let q = c.geometric * sharp;
+                let skin = quality::lower_face_skin(&batch[start..]);
                 gst::trace!(
                     CAT,
                     imp = self,
-                    "track {} sharpness {:.3} quality {:.3}",
+                    "track {} sharpness {:.3} quality {:.3} lower-face skin {:.2}",
                     c.track,
                     sharp,
-                    q
+                    q,
+                    skin
                 );
-                if q >= policy.min_quality {
+                // A masked view identifies nobody (masked faces look alike): no embedding.
+                if q >= policy.min_quality && skin >= policy.mask_gate {
                     chosen.push((c.track, q));
                 } else {
                     batch.truncate(start);
@@ -235,6 +241,14 @@ impl ObjectImpl for FaceEmbedder {
                     .default_value(p.min_quality)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecFloat::builder("mask-gate")
+                    .nick("Mask gate")
+                    .blurb("Faces whose mouth and chin look less like skin than this fraction of the cheeks (a surgical or cloth mask) are not embedded: masked faces look alike and would merge people; they count as unidentified visitors (0 = off)")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(p.mask_gate)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecUInt::builder("reembed-interval")
                     .nick("Re-embed interval")
                     .blurb("Minimum frames between two embeddings of one track (a new one needs a clearly better view)")
@@ -274,6 +288,7 @@ impl ObjectImpl for FaceEmbedder {
             }
             "threads" => s.threads = value.get().expect("type checked upstream"),
             "min-quality" => s.policy.min_quality = value.get().expect("type checked upstream"),
+            "mask-gate" => s.policy.mask_gate = value.get().expect("type checked upstream"),
             "reembed-interval" => {
                 s.policy.reembed_interval =
                     value.get::<u32>().expect("type checked upstream") as u64
@@ -293,6 +308,7 @@ impl ObjectImpl for FaceEmbedder {
             "device" => s.device.to_value(),
             "threads" => s.threads.to_value(),
             "min-quality" => s.policy.min_quality.to_value(),
+            "mask-gate" => s.policy.mask_gate.to_value(),
             "reembed-interval" => (s.policy.reembed_interval as u32).to_value(),
             "max-embeddings" => s.policy.max_per_track.to_value(),
             "batch-size" => s.batch_size.to_value(),

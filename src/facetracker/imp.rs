@@ -10,7 +10,7 @@ use gst_base::subclass::prelude::*;
 
 use crate::detect::geometry::Face;
 use crate::face_meta;
-use crate::track::tracker::{Tracker, TrackerParams};
+use crate::track::tracker::{FrameTracks, Tracker, TrackerParams};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -27,8 +27,9 @@ struct Settings(TrackerParams);
 struct State {
     tracker: Option<Tracker>,
     size: (u32, u32),
-    /// Tracks ended by a break in the video, reported on the next buffer.
-    broken_off: Vec<u64>,
+    /// Tracks ended (`ended`) or dropped unconfirmed (`dropped`) by a break in the video,
+    /// reported on the next buffer.
+    broken_off: FrameTracks,
     last_pts: Option<gst::ClockTime>,
 }
 
@@ -43,8 +44,9 @@ impl State {
     /// ids keep counting up, so none is reused.
     fn break_continuity(&mut self) {
         if let Some(t) = self.tracker.as_mut() {
-            let ended = t.finish();
-            self.broken_off.extend(ended);
+            let out = t.finish();
+            self.broken_off.ended.extend(out.ended);
+            self.broken_off.dropped.extend(out.dropped);
         }
         self.last_pts = None;
     }
@@ -201,13 +203,13 @@ impl BaseTransformImpl for FaceTracker {
         ) {
             let mut state = self.state.lock().unwrap();
             state.break_continuity();
-            if !state.broken_off.is_empty() {
+            if !state.broken_off.ended.is_empty() {
                 gst::debug!(
                     CAT,
                     imp = self,
                     "{:?} ends tracks {:?}",
                     event.type_(),
-                    state.broken_off
+                    state.broken_off.ended
                 );
             }
         }
@@ -225,7 +227,11 @@ impl BaseTransformImpl for FaceTracker {
         }
         state.last_pts = buf.pts().or(state.last_pts);
         let (w, h) = state.size;
-        let mut ended = std::mem::take(&mut state.broken_off);
+        let FrameTracks {
+            mut ended,
+            mut dropped,
+            ..
+        } = std::mem::take(&mut state.broken_off);
         let Some(tracker) = state.tracker.as_mut() else {
             gst::element_imp_error!(self, gst::CoreError::Negotiation, ("tracker not started"));
             return Err(gst::FlowError::NotNegotiated);
@@ -252,7 +258,8 @@ impl BaseTransformImpl for FaceTracker {
             }
         }
         ended.extend(&out.ended);
-        face_meta::mark_tracks(buf, &ended, active);
+        dropped.extend(&out.dropped);
+        face_meta::mark_tracks(buf, &ended, &dropped, active);
         if !ended.is_empty() {
             gst::debug!(CAT, imp = self, "tracks ended: {:?}", ended);
         }

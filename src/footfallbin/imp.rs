@@ -30,7 +30,9 @@ const FORWARDED: &[(&str, &[&str], &str)] = &[
     ("retention", &["counter"], "retention"),
     ("capacity", &["counter"], "capacity"),
     ("report-interval", &["counter"], "report-interval"),
-    ("small-face-width", &["counter"], "small-face-width"),
+    ("count-unidentified", &["counter"], "count-unidentified"),
+    ("min-quality", &["embedder"], "min-quality"),
+    ("mask-gate", &["embedder"], "mask-gate"),
     ("inference-interval", &["detector"], "inference-interval"),
     ("inference-width", &["detector"], "inference-width"),
     ("motion-threshold", &["detector"], "motion-threshold"),
@@ -91,6 +93,13 @@ fn mirror(name: &str, child: &str, prop: &str) -> glib::ParamSpec {
             .minimum(f.minimum())
             .maximum(f.maximum())
             .default_value(bin_default(name).map_or(f.default_value(), |v| v as f32))
+            .mutable_ready()
+            .build()
+    } else if let Some(b) = p.downcast_ref::<glib::ParamSpecBoolean>() {
+        glib::ParamSpecBoolean::builder(name)
+            .nick(p.nick())
+            .blurb(&blurb)
+            .default_value(b.default_value())
             .mutable_ready()
             .build()
     } else {

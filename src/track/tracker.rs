@@ -76,6 +76,9 @@ pub struct FrameTracks {
     pub faces: Vec<TrackedFace>,
     /// Confirmed tracks that ended on this frame (the visit is over).
     pub ended: Vec<u64>,
+    /// Tentative tracks that died unconfirmed on this frame (never a visit): later stages
+    /// forget whatever they kept for them.
+    pub dropped: Vec<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -275,6 +278,7 @@ impl Tracker {
                 return true;
             }
             if !t.confirmed {
+                out.dropped.push(t.id);
                 return false;
             }
             if now - t.last_seen > max_age {
@@ -355,16 +359,18 @@ impl Tracker {
         out
     }
 
-    /// Ends every track (end of stream); returns the confirmed ones.
-    pub fn finish(&mut self) -> Vec<u64> {
-        let ended = self
-            .tracks
-            .iter()
-            .filter(|t| t.confirmed)
-            .map(|t| t.id)
-            .collect();
-        self.tracks.clear();
-        ended
+    /// Ends every track (end of stream, a break in the video): the confirmed ones in
+    /// `ended`, the tentative ones in `dropped`.
+    pub fn finish(&mut self) -> FrameTracks {
+        let mut out = FrameTracks::default();
+        for t in self.tracks.drain(..) {
+            if t.confirmed {
+                out.ended.push(t.id);
+            } else {
+                out.dropped.push(t.id);
+            }
+        }
+        out
     }
 }
 
@@ -385,11 +391,15 @@ mod tests {
         let mut t = Tracker::new(TrackerParams::default());
         let out = t.update(&[face(100.0, 100.0, 40.0, 0.9)]);
         assert_eq!(out.faces[0].state, TrackState::Tentative);
+        let id = out.faces[0].track_id.unwrap();
+        let mut dropped = vec![];
         for _ in 0..40 {
             let out = t.update(&[]);
             assert!(out.ended.is_empty(), "a tentative track is no visit");
+            dropped.extend(out.dropped);
         }
         assert!(t.is_empty());
+        assert_eq!(dropped, vec![id], "reported dropped exactly once");
     }
 
     #[test]
@@ -572,6 +582,6 @@ mod tests {
         }
         assert_eq!(t.len(), 150);
         assert!(t.update(&[]).faces.is_empty());
-        assert_eq!(t.finish().len(), 150);
+        assert_eq!(t.finish().ended.len(), 150);
     }
 }

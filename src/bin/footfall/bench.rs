@@ -19,7 +19,7 @@ pub struct Args {
     /// Only clips whose name contains this
     #[arg(long)]
     pub only: Option<String>,
-    /// Which measurements: chain (cost against decoding), streams (cameras in real time), peers (OpenCV facedetect, face_recognition), counter (accuracy table), detector, embedder, gallery, all
+    /// Which measurements: chain (cost against decoding), streams (cameras in real time), peers (OpenCV facedetect, face_recognition), counter (accuracy table), distances (embedding distances by face size), detector, embedder, gallery, all
     #[arg(long, default_value = "all")]
     suite: String,
     /// Folder holding face_embedder.onnx (embedder suite)
@@ -160,7 +160,7 @@ fn measure(c: &Case, repeat: usize) -> Result<String, String> {
 }
 
 pub fn clips(media: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = ["real", "synth"]
+    let mut v: Vec<PathBuf> = ["real", "synth", "entrance"]
         .iter()
         .flat_map(|d| std::fs::read_dir(media.join(d)).into_iter().flatten())
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -313,6 +313,9 @@ pub fn run(a: Args) -> Result<(), String> {
     }
     if all || a.suite == "peers" {
         super::bench_peers::peers_suite(&a)?;
+    }
+    if all || a.suite == "distances" {
+        super::bench_distances::distances_suite(&a)?;
     }
     if all || a.suite == "counter" {
         super::bench_counter::counter_suite(&a)?;

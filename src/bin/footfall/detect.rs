@@ -14,8 +14,8 @@ pub struct Args {
     /// Detector model (default: face_detector.onnx in $FOOTFALL_MODELS_DIR or models/)
     #[arg(long)]
     model: Option<String>,
-    /// Width the detector sees
-    #[arg(long, default_value_t = 320)]
+    /// Width the detector sees (0 = automatic: half the frame width, 320 to 1920)
+    #[arg(long, default_value_t = 0)]
     inference_width: u32,
     /// Run the detector on every Nth frame
     #[arg(long, default_value_t = 1)]

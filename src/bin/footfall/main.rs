@@ -14,6 +14,7 @@ mod bench;
 mod bench_child;
 mod bench_cost;
 mod bench_counter;
+mod bench_distances;
 mod bench_peers;
 mod bench_streams;
 mod camera;
