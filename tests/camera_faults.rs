@@ -92,9 +92,13 @@ fn camera_drops_ten_times_and_counts_continue() {
         warnings.iter().filter(|w| w.contains("dropped")).count() >= 10,
         "{warnings:?}"
     );
-    // The same three people came back after every reconnect: still three visitors (their
-    // tracks resume as the same visits, or at most return; never new visitors).
-    assert_eq!(last["unique_visitors"], 3, "{last}");
+    // The same three people came back after every reconnect: still three identified
+    // visitors (their tracks resume as the same visits, or at most return; never new
+    // identities). A track cut by a reconnect before it gave a usable view is a person seen
+    // but not identified: counted as an unidentified visitor, outside the identified three.
+    let identified =
+        last["unique_visitors"].as_u64().unwrap() - last["unidentified_visits"].as_u64().unwrap();
+    assert_eq!(identified, 3, "{last}");
     assert!(last["visits"].as_u64().unwrap() >= 3, "{last}");
 }
 
@@ -148,7 +152,9 @@ fn footfall_count_on_a_camera_ends_cleanly_on_ctrl_c() {
     assert!(out.status.success(), "{stderr}");
     let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(last["event"], "counts");
-    assert_eq!(last["unique_visitors"], 3, "{last}");
+    let identified =
+        last["unique_visitors"].as_u64().unwrap() - last["unidentified_visits"].as_u64().unwrap();
+    assert_eq!(identified, 3, "{last}");
     // The 3.3 s clip ended (the camera closed the stream) and was reconnected at least once.
     assert!(stderr.contains("dropped"), "{stderr}");
 

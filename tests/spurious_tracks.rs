@@ -5,6 +5,7 @@
 
 mod common;
 
+use gst::prelude::*;
 use gstfootfall::detect::geometry::{BBox, Face};
 use gstfootfall::embedding_meta::{EmbeddingMeta, FaceEmbedding};
 use gstfootfall::face_meta;
@@ -77,7 +78,10 @@ fn thousands_of_spurious_tracks_keep_the_counter_bounded_and_count_nobody() {
         }
         let mut out = tracker.push_and_pull(buf).unwrap();
         dropped.extend(face_meta::dropped_tracks(&out));
-        assert!(face_meta::ended_tracks(&out).is_empty(), "no track confirmed");
+        assert!(
+            face_meta::ended_tracks(&out).is_empty(),
+            "no track confirmed"
+        );
         embed_every_face(out.make_mut(), frame);
         let counted = counter.push_and_pull(out).unwrap();
         let open: u32 = counter.element().unwrap().property("open-tracks");
@@ -98,7 +102,10 @@ fn thousands_of_spurious_tracks_keep_the_counter_bounded_and_count_nobody() {
         "{} spurious tracks dropped; at most {most_open} open in the counter",
         dropped.len()
     );
-    assert!(most_open <= 4, "counter state grows: {most_open} open tracks");
+    assert!(
+        most_open <= 4,
+        "counter state grows: {most_open} open tracks"
+    );
     let (unique_visitors, visits, ..) = last.expect("counts on every buffer");
     assert_eq!((unique_visitors, visits), (0, 0), "no spurious visit");
     // End of stream decides whatever is left: still nobody.

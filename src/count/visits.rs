@@ -312,10 +312,16 @@ mod tests {
             Outcome::Unidentified
         );
         let none = Evidence::NotAVisit;
-        assert_eq!(b.end(2, 20, &p, none, &mut g, None, &mut c), Outcome::Ignored);
+        assert_eq!(
+            b.end(2, 20, &p, none, &mut g, None, &mut c),
+            Outcome::Ignored
+        );
         let cont = Evidence::Continues;
         b.observe(3, 30);
-        assert_eq!(b.end(3, 31, &p, cont, &mut g, None, &mut c), Outcome::Ignored);
+        assert_eq!(
+            b.end(3, 31, &p, cont, &mut g, None, &mut c),
+            Outcome::Ignored
+        );
         assert_eq!(
             (c.unique_visitors, c.visits, c.unidentified_visits),
             (1, 1, 1)
@@ -329,7 +335,10 @@ mod tests {
             ..p
         };
         b.observe(4, 40);
-        assert_eq!(b.end(4, 41, &off, SEEN, &mut g, None, &mut c), Outcome::Ignored);
+        assert_eq!(
+            b.end(4, 41, &off, SEEN, &mut g, None, &mut c),
+            Outcome::Ignored
+        );
     }
 
     #[test]
@@ -340,7 +349,10 @@ mod tests {
         let mut b = VisitBuilder::default();
         // the embedder embeds tentative faces too: views, but never observed confirmed
         b.add_view(1, person(0), 0.9, 10);
-        assert_eq!(b.end(1, 20, &p, SEEN, &mut g, None, &mut c), Outcome::Ignored);
+        assert_eq!(
+            b.end(1, 20, &p, SEEN, &mut g, None, &mut c),
+            Outcome::Ignored
+        );
         for track in 2..1002 {
             b.add_view(track, person(1), 0.9, track);
             b.forget(track);

@@ -65,10 +65,10 @@ pub fn counting_chain(clip: &str, pre: &str, embed: bool, counter: &str) -> Stri
     )
 }
 
-/// Every shared clip (real and synthetic, `.mp4`), sorted.
+/// Every shared clip (real, synthetic and entrance, `.mp4`), sorted.
 pub fn every_clip() -> Vec<PathBuf> {
     let mut v = Vec::new();
-    for dir in ["real", "synth"] {
+    for dir in ["real", "synth", "entrance"] {
         for e in std::fs::read_dir(shared(&format!("media/{dir}"))).unwrap() {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "mp4") {
