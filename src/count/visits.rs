@@ -97,6 +97,14 @@ struct TrackViews {
     first_seen: u64,
 }
 
+/// A finished track: its id, when it ended (ns) and what the tracker says of it.
+#[derive(Debug, Clone, Copy)]
+pub struct TrackEnd {
+    pub track: u64,
+    pub now: u64,
+    pub evidence: Evidence,
+}
+
 /// Per-element state: the tracks in view and their views so far.
 #[derive(Debug, Default)]
 pub struct VisitBuilder {
@@ -148,14 +156,17 @@ impl VisitBuilder {
     /// whether a person was seen is decided there; the views only say who.
     pub fn end(
         &mut self,
-        track: u64,
-        now: u64,
+        ended: TrackEnd,
         p: &CountParams,
-        evidence: Evidence,
         gallery: &mut Gallery,
         staff: Option<&Gallery>,
         counts: &mut Counts,
     ) -> Outcome {
+        let TrackEnd {
+            track,
+            now,
+            evidence,
+        } = ended;
         let Some(t) = self.tracks.remove(&track) else {
             return Outcome::Ignored;
         };
@@ -235,6 +246,14 @@ mod tests {
 
     const SEEN: Evidence = Evidence::Visit;
 
+    fn ended(track: u64, now: u64, evidence: Evidence) -> TrackEnd {
+        TrackEnd {
+            track,
+            now,
+            evidence,
+        }
+    }
+
     fn person(k: usize) -> Embedding {
         let mut e = [0.0f32; DIM];
         e[k] = 1.0;
@@ -259,30 +278,30 @@ mod tests {
         let mut b = VisitBuilder::default();
         visit(&mut b, 1, person(0), 0, 10);
         assert!(matches!(
-            b.end(1, 10, &p, SEEN, &mut g, Some(&staff), &mut c),
+            b.end(ended(1, 10, SEEN), &p, &mut g, Some(&staff), &mut c),
             Outcome::New { .. }
         ));
         visit(&mut b, 2, person(0), 1000, 10);
         assert!(matches!(
-            b.end(2, 1010, &p, SEEN, &mut g, Some(&staff), &mut c),
+            b.end(ended(2, 1010, SEEN), &p, &mut g, Some(&staff), &mut c),
             Outcome::Returning { .. }
         ));
         visit(&mut b, 3, person(9), 2000, 10);
         assert!(matches!(
-            b.end(3, 2010, &p, SEEN, &mut g, Some(&staff), &mut c),
+            b.end(ended(3, 2010, SEEN), &p, &mut g, Some(&staff), &mut c),
             Outcome::Staff { .. }
         ));
         // observed but never embedded, and no track evidence (the back of a head)
         b.observe(4, 3000);
         let none = Evidence::NotAVisit;
         assert_eq!(
-            b.end(4, 3001, &p, none, &mut g, Some(&staff), &mut c),
+            b.end(ended(4, 3001, none), &p, &mut g, Some(&staff), &mut c),
             Outcome::Ignored
         );
         // a short unmatched fragment with no track evidence opens no identity
         visit(&mut b, 5, person(1), 4000, 2);
         assert_eq!(
-            b.end(5, 4002, &p, none, &mut g, Some(&staff), &mut c),
+            b.end(ended(5, 4002, none), &p, &mut g, Some(&staff), &mut c),
             Outcome::Ignored
         );
         assert_eq!(
@@ -308,18 +327,18 @@ mod tests {
             b.observe(2, f); // the same, but no track evidence
         }
         assert_eq!(
-            b.end(1, 20, &p, SEEN, &mut g, None, &mut c),
+            b.end(ended(1, 20, SEEN), &p, &mut g, None, &mut c),
             Outcome::Unidentified
         );
         let none = Evidence::NotAVisit;
         assert_eq!(
-            b.end(2, 20, &p, none, &mut g, None, &mut c),
+            b.end(ended(2, 20, none), &p, &mut g, None, &mut c),
             Outcome::Ignored
         );
         let cont = Evidence::Continues;
         b.observe(3, 30);
         assert_eq!(
-            b.end(3, 31, &p, cont, &mut g, None, &mut c),
+            b.end(ended(3, 31, cont), &p, &mut g, None, &mut c),
             Outcome::Ignored
         );
         assert_eq!(
@@ -336,7 +355,7 @@ mod tests {
         };
         b.observe(4, 40);
         assert_eq!(
-            b.end(4, 41, &off, SEEN, &mut g, None, &mut c),
+            b.end(ended(4, 41, SEEN), &off, &mut g, None, &mut c),
             Outcome::Ignored
         );
     }
@@ -350,7 +369,7 @@ mod tests {
         // the embedder embeds tentative faces too: views, but never observed confirmed
         b.add_view(1, person(0), 0.9, 10);
         assert_eq!(
-            b.end(1, 20, &p, SEEN, &mut g, None, &mut c),
+            b.end(ended(1, 20, SEEN), &p, &mut g, None, &mut c),
             Outcome::Ignored
         );
         for track in 2..1002 {
@@ -370,11 +389,11 @@ mod tests {
         let (mut g, mut c) = (Gallery::new(), Counts::default());
         let mut b = VisitBuilder::default();
         visit(&mut b, 1, person(0), 0, 20);
-        b.end(1, 20, &p, SEEN, &mut g, None, &mut c);
+        b.end(ended(1, 20, SEEN), &p, &mut g, None, &mut c);
         // reappears 30 ns later (inside the merge window) as a new track
         visit(&mut b, 2, person(0), 50, 3);
         assert!(matches!(
-            b.end(2, 53, &p, Evidence::NotAVisit, &mut g, None, &mut c),
+            b.end(ended(2, 53, Evidence::NotAVisit), &p, &mut g, None, &mut c),
             Outcome::Continued { .. }
         ));
         assert_eq!((c.unique_visitors, c.visits), (1, 1));

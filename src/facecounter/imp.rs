@@ -17,7 +17,7 @@ use crate::count::persist::{self, Record};
 use crate::count::site::{self, Site};
 use crate::count::staff;
 use crate::count::track_visits::{TrackParams, TrackVisits};
-use crate::count::visits::{CountParams, Counts, Outcome, VisitBuilder};
+use crate::count::visits::{CountParams, Counts, Outcome, TrackEnd, VisitBuilder};
 use crate::embedding_meta::EmbeddingMeta;
 use crate::face_meta;
 
@@ -211,12 +211,14 @@ impl FaceCounter {
             let tp = TrackParams::default();
             match r.mode {
                 CountMode::Biometric => {
-                    let evidence = r.tracks.judge(track, now, &tp);
-                    r.visits.end(
+                    let ended = TrackEnd {
                         track,
                         now,
+                        evidence: r.tracks.judge(track, now, &tp),
+                    };
+                    r.visits.end(
+                        ended,
                         params,
-                        evidence,
                         &mut site.gallery,
                         r.staff.as_ref(),
                         &mut site.counts,
