@@ -279,24 +279,25 @@ fn real_clips_against_truth() {
 
 /// The entrance clips: a real masked crowd (960x540, faces 15-50 px, truth 13, range 11-16)
 /// and a camera-scale 1080p synthetic clip (exact truth 12 unique / 24 visits). Measured at
-/// the defaults: corridor 11-12 (9-10 masked visitors unidentified), entrance 1080p 24 visits
-/// exact but 20 unique: its returns at ~2.4 Mbit/s are not matched (BENCHMARKS.md) — the
-/// unique target is not met there; the bounds below keep what is.
+/// the defaults (2026-12-02): corridor 12 (11 masked visitors unidentified), entrance 1080p
+/// 12 / 24. The 1080p unique count is right by compensation, not by identification: at
+/// 28-69 px and 2.4 Mbit/s same- and different-person distances overlap (BENCHMARKS.md,
+/// per-track table), so its bound allows the +2 that one flipped decision each way gives.
 #[test]
 fn entrance_clips_against_truth() {
     let corridor = count("entrance/school-corridor-masked", "");
     assert!(
-        (9..=16).contains(&corridor.unique),
+        (11..=16).contains(&corridor.unique),
         "corridor: {corridor:?} (truth 13, 11-16; fragments above, lost faces below)"
     );
     assert_eq!(corridor.returning, 0, "nobody returns in the corridor");
     let hd = count("entrance/synth_entrance_1080p", "");
     assert!(
-        hd.visits.abs_diff(24) <= 2,
+        hd.visits.abs_diff(24) <= 1,
         "1080p entrance: {hd:?} (truth 24 visits)"
     );
     assert!(
-        (12..=22).contains(&hd.unique),
+        (12..=14).contains(&hd.unique),
         "1080p entrance: {hd:?} (truth 12)"
     );
 }

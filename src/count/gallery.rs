@@ -96,6 +96,17 @@ impl Gallery {
     /// memory; identities with no row that could be within `radius` are skipped (exact lower
     /// bound, see [`quantized`]). Second pass: the remaining identities in `f32`.
     pub fn search(&self, probe: &[Embedding], radius: f32) -> Option<Match> {
+        self.search_except(probe, radius, &[])
+    }
+
+    /// [`Gallery::search`] among the identities not in `excluded` (people known to be
+    /// someone else than the probe: seen beside it).
+    pub fn search_except(
+        &self,
+        probe: &[Embedding],
+        radius: f32,
+        excluded: &[u64],
+    ) -> Option<Match> {
         if probe.is_empty() || self.rows.is_empty() {
             return None;
         }
@@ -115,6 +126,9 @@ impl Gallery {
         let mut pairs = Vec::new();
         for idx in candidates {
             let ident = &self.identities[idx as usize];
+            if excluded.contains(&ident.id) {
+                continue;
+            }
             pairs.clear();
             for p in probe {
                 for &(row, _) in &ident.views {

@@ -57,7 +57,12 @@ pub enum Evidence {
     NotAVisit,
 }
 
-#[derive(Debug, Clone, Copy)]
+/// Frames two tracks must be seen apart (boxes disjoint, same frame) to be two people. One
+/// face can carry two tracks for a while (a duplicate detection, a re-acquired track before
+/// the old one is given up), but then the boxes overlap.
+pub const APART_FRAMES: u32 = 5;
+
+#[derive(Debug, Clone)]
 struct Span {
     frames: u32,
     first_seen: u64,
@@ -67,6 +72,8 @@ struct Span {
     first_center: (f32, f32),
     last_center: (f32, f32),
     width: f32,
+    /// Other tracks seen in the same frames with a disjoint box, and on how many frames.
+    apart: Vec<(u64, u32)>,
 }
 
 /// Where and when a track that counted (or continued one) was last seen.
@@ -81,6 +88,12 @@ struct Ending {
 pub struct TrackVisits {
     live: HashMap<u64, Span>,
     recent: Vec<Ending>,
+    /// The faces observed on the current frame (reused: no allocation per frame).
+    this_frame: Vec<(u64, (u32, u32, u32, u32))>,
+}
+
+fn disjoint(a: (u32, u32, u32, u32), b: (u32, u32, u32, u32)) -> bool {
+    a.0 + a.2 <= b.0 || b.0 + b.2 <= a.0 || a.1 + a.3 <= b.1 || b.1 + b.3 <= a.1
 }
 
 fn center((x, y, w, h): (u32, u32, u32, u32)) -> (f32, f32) {
@@ -99,12 +112,55 @@ impl TrackVisits {
             first_center: c,
             last_center: c,
             width: rect.2 as f32,
+            apart: Vec::new(),
         });
         s.frames += 1;
         s.last_seen = now;
         s.best_score = s.best_score.max(score);
         s.last_center = c;
         s.width = s.width.max(rect.2 as f32);
+    }
+
+    /// The detector found the face of `track` at `rect` on this frame (not a box the tracker
+    /// predicted: a track coasting on its motion model drifts away from its face, which would
+    /// look like two people).
+    pub fn detected(&mut self, track: u64, rect: (u32, u32, u32, u32)) {
+        self.this_frame.push((track, rect));
+    }
+
+    /// Ends the frame whose faces were [`TrackVisits::detected`]: tracks detected on it with
+    /// disjoint boxes are noted as different people.
+    pub fn frame_done(&mut self) {
+        for i in 0..self.this_frame.len() {
+            for j in i + 1..self.this_frame.len() {
+                let ((a, ra), (b, rb)) = (self.this_frame[i], self.this_frame[j]);
+                if a != b && disjoint(ra, rb) {
+                    self.note_apart(a, b);
+                    self.note_apart(b, a);
+                }
+            }
+        }
+        self.this_frame.clear();
+    }
+
+    fn note_apart(&mut self, track: u64, other: u64) {
+        if let Some(s) = self.live.get_mut(&track) {
+            match s.apart.iter_mut().find(|(t, _)| *t == other) {
+                Some((_, n)) => *n += 1,
+                None => s.apart.push((other, 1)),
+            }
+        }
+    }
+
+    /// Live tracks seen apart from `track` for [`APART_FRAMES`]: other people than it.
+    pub fn others_than(&self, track: u64) -> Vec<u64> {
+        self.live.get(&track).map_or_else(Vec::new, |s| {
+            s.apart
+                .iter()
+                .filter(|(t, n)| *n >= APART_FRAMES && self.live.contains_key(t))
+                .map(|(t, _)| *t)
+                .collect()
+        })
     }
 
     pub fn live(&self) -> Vec<u64> {
@@ -224,5 +280,39 @@ mod tests {
         let end4 = walk(&mut v, 4, end2 + 10 * S, 30, 90, 0.95);
         assert_eq!(v.end(4, end4, &p, &mut c), Outcome::Unidentified);
         assert_eq!(c.visits, 3);
+    }
+
+    #[test]
+    fn tracks_detected_apart_are_other_people_overlapping_ones_are_not() {
+        let mut v = TrackVisits::default();
+        for f in 0..APART_FRAMES as u64 {
+            let t = f * S / 15;
+            for (track, x) in [(1, 100), (2, 400), (3, 110)] {
+                v.observe(track, t, (x, 100, 40, 40), 0.95);
+                v.detected(track, (x, 100, 40, 40));
+            }
+            v.frame_done();
+        }
+        // 1 and 3 overlap (one face, two tracks for a while): no evidence either way.
+        assert_eq!(v.others_than(1), vec![2]);
+        let mut of_2 = v.others_than(2);
+        of_2.sort_unstable();
+        assert_eq!(of_2, vec![1, 3]);
+        // Once a track is decided it is no longer anyone's "other".
+        v.judge(2, S, &TrackParams::default());
+        assert!(v.others_than(1).is_empty());
+    }
+
+    #[test]
+    fn too_few_frames_apart_are_no_evidence() {
+        let mut v = TrackVisits::default();
+        for f in 0..(APART_FRAMES - 1) as u64 {
+            for (track, x) in [(1, 100), (2, 400)] {
+                v.observe(track, f, (x, 100, 40, 40), 0.95);
+                v.detected(track, (x, 100, 40, 40));
+            }
+            v.frame_done();
+        }
+        assert!(v.others_than(1).is_empty());
     }
 }

@@ -95,14 +95,19 @@ struct TrackViews {
     /// Frames the track was in view confirmed (0: only ever tentative).
     frames: u32,
     first_seen: u64,
+    /// Identities of tracks seen beside this one (other people): never this one's.
+    not: Vec<u64>,
 }
 
 /// A finished track: its id, when it ended (ns) and what the tracker says of it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TrackEnd {
     pub track: u64,
     pub now: u64,
     pub evidence: Evidence,
+    /// Tracks still in view that were seen beside this one
+    /// ([`super::track_visits::TrackVisits::others_than`]): whoever this was, they are not.
+    pub others: Vec<u64>,
 }
 
 /// Per-element state: the tracks in view and their views so far.
@@ -166,6 +171,7 @@ impl VisitBuilder {
             track,
             now,
             evidence,
+            others,
         } = ended;
         let Some(t) = self.tracks.remove(&track) else {
             return Outcome::Ignored;
@@ -180,6 +186,28 @@ impl VisitBuilder {
             }
             return Outcome::Ignored;
         }
+        let outcome = Self::identify(&t, evidence, now, p, gallery, staff, counts);
+        if let Some(id) = outcome.identity() {
+            for other in others {
+                if let Some(o) = self.tracks.get_mut(&other) {
+                    o.not.push(id);
+                }
+            }
+        }
+        outcome
+    }
+
+    /// Who the finished, confirmed, embedded track `t` was: staff, someone in the gallery
+    /// (not one of the people seen beside it), or someone new.
+    fn identify(
+        t: &TrackViews,
+        evidence: Evidence,
+        now: u64,
+        p: &CountParams,
+        gallery: &mut Gallery,
+        staff: Option<&Gallery>,
+        counts: &mut Counts,
+    ) -> Outcome {
         let probe: Vec<Embedding> = t.views.iter().map(|v| v.0).collect();
         if let Some(m) = staff.and_then(|s| s.search(&probe, p.match_threshold)) {
             counts.staff_visits += 1;
@@ -187,7 +215,8 @@ impl VisitBuilder {
                 distance: m.distance,
             };
         }
-        let nearest = gallery.search(&probe, p.match_threshold + REPORT_BEYOND_THRESHOLD);
+        let radius = p.match_threshold + REPORT_BEYOND_THRESHOLD;
+        let nearest = gallery.search_except(&probe, radius, &t.not);
         match nearest {
             Some(Match {
                 id,
@@ -226,6 +255,16 @@ impl VisitBuilder {
 }
 
 impl Outcome {
+    /// The gallery identity the visit was found to be, if any.
+    pub fn identity(&self) -> Option<u64> {
+        match *self {
+            Outcome::New { identity, .. }
+            | Outcome::Returning { identity, .. }
+            | Outcome::Continued { identity, .. } => Some(identity),
+            Outcome::Staff { .. } | Outcome::Unidentified | Outcome::Ignored => None,
+        }
+    }
+
     /// The visit distance behind the decision, if there was a candidate: to the matched
     /// identity, or to the nearest one for a new visitor.
     pub fn distance(&self) -> Option<f32> {
@@ -251,6 +290,7 @@ mod tests {
             track,
             now,
             evidence,
+            others: Vec::new(),
         }
     }
 
@@ -398,5 +438,43 @@ mod tests {
         ));
         assert_eq!((c.unique_visitors, c.visits), (1, 1));
         assert_eq!(g.identities()[0].visits, 1);
+    }
+
+    #[test]
+    fn a_track_seen_beside_another_is_not_that_identity() {
+        let p = CountParams {
+            merge_window: 50,
+            ..CountParams::default()
+        };
+        let (mut g, mut c) = (Gallery::new(), Counts::default());
+        let mut b = VisitBuilder::default();
+        // Two people in view together; the second looks like the first to the embedder
+        // (a small, compressed face), but they were seen side by side.
+        visit(&mut b, 1, person(0), 0, 20);
+        visit(&mut b, 2, person(0), 0, 20);
+        let first = TrackEnd {
+            others: vec![2],
+            ..ended(1, 20, SEEN)
+        };
+        assert!(matches!(
+            b.end(first, &p, &mut g, None, &mut c),
+            Outcome::New { .. }
+        ));
+        assert!(
+            matches!(
+                b.end(ended(2, 21, SEEN), &p, &mut g, None, &mut c),
+                Outcome::New { .. }
+            ),
+            "not a continuation of the person beside it"
+        );
+        assert_eq!((c.unique_visitors, c.visits), (2, 2));
+        // Without that evidence the same views continue one visit.
+        visit(&mut b, 3, person(1), 100, 20);
+        visit(&mut b, 4, person(1), 100, 20);
+        b.end(ended(3, 120, SEEN), &p, &mut g, None, &mut c);
+        assert!(matches!(
+            b.end(ended(4, 121, SEEN), &p, &mut g, None, &mut c),
+            Outcome::Continued { .. }
+        ));
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::align::{ChipExtractor, CHIP};
 use super::embedder::{Embedder, Embedding};
-use super::quality::{geometric, sharpness};
+use super::quality::{blur_factor, geometric, sharpness};
 use crate::detect::geometry::{Face, Letterbox};
 use crate::detect::preprocess::{FrameRef, PixelLayout, Preprocessor};
 use crate::detect::yunet::{DetectParams, YuNet};
@@ -74,7 +74,8 @@ impl PhotoEmbedder {
         }
         let mut out = Vec::new();
         self.embedder.embed(&self.chip, &mut out)?;
-        let quality = geometric(face, [], width, height).total() * sharpness(&self.chip);
+        let quality =
+            geometric(face, [], width, height).total() * blur_factor(sharpness(&self.chip));
         Ok(out.pop().map(|embedding| PhotoView {
             embedding,
             face: *face,

@@ -13,6 +13,9 @@ const SCORE_LOW: f32 = 0.6;
 const SCORE_HIGH: f32 = 0.9;
 /// Laplacian variance of a sharp chip (grey 0..255); blurred chips fall well below.
 const SHARP_VARIANCE: f32 = 10.0;
+/// The quality factor of the blurriest chip: blur ranks views but never rejects a face by
+/// itself (see [`blur_factor`]).
+const BLURRED_FACTOR: f32 = 0.5;
 /// |nose offset from the eye midpoint| / eye distance of a face turned far enough to reject.
 const MAX_YAW_RATIO: f32 = 0.45;
 
@@ -113,6 +116,17 @@ pub fn sharpness(chip: &[f32]) -> f32 {
     unit(var / SHARP_VARIANCE)
 }
 
+/// The quality factor for a chip of this [`sharpness`]: from `BLURRED_FACTOR` (no detail
+/// at all) to 1 (sharp). Blur costs identity little (BENCHMARKS.md, distance table: 32-px
+/// faces blurred by sigma 1 still match 88 % of same-person pairs with 0.4 % false merges)
+/// while an entrance camera's small, motion-blurred, compressed faces have sharpness
+/// 0.1-0.5; as a full factor it kept most of them from ever being embedded (they then
+/// counted as unidentified, so each return as a new visitor). Sharper views still rank
+/// first for the re-embedding policy.
+pub fn blur_factor(sharpness: f32) -> f32 {
+    BLURRED_FACTOR + (1.0 - BLURRED_FACTOR) * unit(sharpness)
+}
+
 /// How much of the lower face (mouth and chin) looks like the skin around the eyes, 0..1
 /// (planar RGB chip, 0..255): about 1 on a bare face, near 0 behind a surgical or cloth
 /// mask. Masked faces look alike to the embedder (different people come within the match
@@ -203,5 +217,7 @@ mod tests {
         let flat = vec![128.0f32; 3 * plane];
         assert_eq!(sharpness(&sharp), 1.0);
         assert_eq!(sharpness(&flat), 0.0);
+        assert_eq!(blur_factor(sharpness(&sharp)), 1.0);
+        assert_eq!(blur_factor(sharpness(&flat)), BLURRED_FACTOR);
     }
 }

@@ -211,10 +211,12 @@ impl FaceCounter {
             let tp = TrackParams::default();
             match r.mode {
                 CountMode::Biometric => {
+                    let others = r.tracks.others_than(track);
                     let ended = TrackEnd {
                         track,
                         now,
                         evidence: r.tracks.judge(track, now, &tp),
+                        others,
                     };
                     r.visits.end(
                         ended,
@@ -579,11 +581,15 @@ impl BaseTransformImpl for FaceCounter {
                 in_view += 1;
                 // The track evidence (was a person seen?) in both modes; who, only here.
                 r.tracks.observe(track, now, f.rect, f.score);
+                if !f.predicted {
+                    r.tracks.detected(track, f.rect);
+                }
                 if r.mode == CountMode::Biometric {
                     r.visits.observe(track, now);
                 }
             }
         }
+        r.tracks.frame_done();
         // Tentative tracks that died unconfirmed: their views were of no visit.
         for track in face_meta::dropped_tracks(buf) {
             r.visits.forget(track);

@@ -173,7 +173,7 @@ impl FaceEmbedder {
                     continue;
                 }
                 let sharp = quality::sharpness(&batch[start..]);
-                let q = c.geometric * sharp;
+                let q = c.geometric * quality::blur_factor(sharp);
                 let skin = quality::lower_face_skin(&batch[start..]);
                 gst::trace!(
                     CAT,

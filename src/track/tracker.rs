@@ -130,6 +130,11 @@ pub struct Tracker {
 /// `inference-interval`, young tracks whose velocity is not known yet).
 const DIST_GATE_PER_FRAME: f32 = 0.8;
 const DIST_GATE_MAX: f32 = 2.0;
+/// Most vertical centre distance (box widths) from the predicted box for that fallback:
+/// faces cross a camera's view sideways or grow as they approach; a face one row higher in
+/// a group is someone else (synth_groups_lighting: a track whose face was missed jumped to
+/// the face above it, and the two people became three identities).
+const VERTICAL_GATE: f32 = 0.75;
 
 fn centre(b: &BBox) -> (f32, f32) {
     ((b.x1 + b.x2) / 2.0, (b.y1 + b.y2) / 2.0)
@@ -157,7 +162,8 @@ fn associate(
             let ((tx, ty), (dx, dy)) = (centre(tb), centre(db));
             let d = ((tx - dx).powi(2) + (ty - dy).powi(2)).sqrt() / size;
             let gate = (DIST_GATE_PER_FRAME * *gap as f32).min(DIST_GATE_MAX);
-            if d <= gate && (2.0 / 3.0..=1.5).contains(&ratio) {
+            let vertical = (ty - dy).abs() / size;
+            if d <= gate && vertical <= VERTICAL_GATE && (2.0 / 3.0..=1.5).contains(&ratio) {
                 pairs.push((1, -d, *ti, *di));
             }
         }
@@ -583,5 +589,26 @@ mod tests {
         assert_eq!(t.len(), 150);
         assert!(t.update(&[]).faces.is_empty());
         assert_eq!(t.finish().ended.len(), 150);
+    }
+
+    /// A track whose face was missed does not take over the face of someone one row above
+    /// or below it (a group: the two would become one identity and a fragment); a face that
+    /// moved sideways further than its width between detections is still followed.
+    #[test]
+    fn a_missed_face_does_not_jump_to_the_next_row() {
+        let mut t = Tracker::new(TrackerParams::default());
+        for i in 0..5 {
+            t.update(&[face(100.0 + 10.0 * i as f32, 100.0, 40.0, 0.9)]);
+        }
+        t.update(&[]);
+        let below = t.update(&[face(170.0, 145.0, 40.0, 0.9)]);
+        assert_ne!(below.faces[0].track_id, Some(1), "{below:?}");
+        let mut t = Tracker::new(TrackerParams::default());
+        for i in 0..5 {
+            t.update(&[face(100.0 + 10.0 * i as f32, 100.0, 40.0, 0.9)]);
+        }
+        t.update(&[]);
+        let ahead = t.update(&[face(215.0, 100.0, 40.0, 0.9)]);
+        assert_eq!(ahead.faces[0].track_id, Some(1), "{ahead:?}");
     }
 }
