@@ -32,6 +32,9 @@ pub struct Args {
     /// not keep up)
     #[arg(long, value_delimiter = ',', default_value = "1,4,8,12,16,20,24")]
     pub streams: Vec<usize>,
+    /// Frame height of the camera copy the streams suite serves: 720 or 1080
+    #[arg(long, default_value_t = 720)]
+    pub stream_height: u32,
     /// Seconds each streams run is judged
     #[arg(long, default_value_t = 40)]
     pub stream_seconds: u64,

@@ -1,4 +1,5 @@
-//! `footfall bench --suite streams`: how many 720p@15 cameras one process counts in real time.
+//! `footfall bench --suite streams`: how many 720p@15 (or `--stream-height 1080`) cameras one
+//! process counts in real time.
 //! The recorded 720p clip is served as N RTSP cameras (its own H.264, paced in real time, by a
 //! `footfall camera` process); a `footfall bench-streams` process counts all N, each through
 //! `rtspsrc ! depay ! avdec_h264 ! queue leaky ! footfallbin`. Real time means the leaky queue
@@ -230,9 +231,14 @@ fn start_camera(clip: &Path) -> Result<(Child, String), String> {
 }
 
 pub fn streams_suite(a: &Args) -> Result<(), String> {
-    let clip = super::bench_cost::scaled_copy(&a.media, &a.cache, 1280, 720)?;
+    let (w, h) = match a.stream_height {
+        720 => (1280, 720),
+        1080 => (1920, 1080),
+        other => return Err(format!("--stream-height {other}: 720 or 1080")),
+    };
+    let clip = super::bench_cost::scaled_copy(&a.media, &a.cache, w, h)?;
     let (mut camera, url) = start_camera(&clip)?;
-    println!("\n### Simultaneous 720p@15 cameras counted by one process\n");
+    println!("\n### Simultaneous {h}p@15 cameras counted by one process\n");
     println!(
         "| streams | frames counted / sent | dropped by the leaky queue | max latency ms | process CPU (cores) \
          | machine CPU busy (of 2 cores) | RSS MiB | MiB per stream beyond the first | real time |"
