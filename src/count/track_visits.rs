@@ -134,7 +134,7 @@ impl TrackVisits {
         for i in 0..self.this_frame.len() {
             for j in i + 1..self.this_frame.len() {
                 let ((a, ra), (b, rb)) = (self.this_frame[i], self.this_frame[j]);
-                if a != b && disjoint(ra, rb) {
+                if disjoint(ra, rb) {
                     self.note_apart(a, b);
                     self.note_apart(b, a);
                 }

@@ -420,14 +420,23 @@ mod tests {
         assert_eq!(c, Counts::default());
     }
 
-    #[test]
-    fn a_split_visit_is_continued_not_counted_again() {
+    /// Parameters with a 50-ns merge window, an empty gallery, counts and builder.
+    fn short_window() -> (CountParams, Gallery, Counts, VisitBuilder) {
         let p = CountParams {
             merge_window: 50,
             ..CountParams::default()
         };
-        let (mut g, mut c) = (Gallery::new(), Counts::default());
-        let mut b = VisitBuilder::default();
+        (
+            p,
+            Gallery::new(),
+            Counts::default(),
+            VisitBuilder::default(),
+        )
+    }
+
+    #[test]
+    fn a_split_visit_is_continued_not_counted_again() {
+        let (p, mut g, mut c, mut b) = short_window();
         visit(&mut b, 1, person(0), 0, 20);
         b.end(ended(1, 20, SEEN), &p, &mut g, None, &mut c);
         // reappears 30 ns later (inside the merge window) as a new track
@@ -442,12 +451,7 @@ mod tests {
 
     #[test]
     fn a_track_seen_beside_another_is_not_that_identity() {
-        let p = CountParams {
-            merge_window: 50,
-            ..CountParams::default()
-        };
-        let (mut g, mut c) = (Gallery::new(), Counts::default());
-        let mut b = VisitBuilder::default();
+        let (p, mut g, mut c, mut b) = short_window();
         // Two people in view together; the second looks like the first to the embedder
         // (a small, compressed face), but they were seen side by side.
         visit(&mut b, 1, person(0), 0, 20);

@@ -581,11 +581,12 @@ impl BaseTransformImpl for FaceCounter {
                 in_view += 1;
                 // The track evidence (was a person seen?) in both modes; who, only here.
                 r.tracks.observe(track, now, f.rect, f.score);
-                if !f.predicted {
-                    r.tracks.detected(track, f.rect);
-                }
                 if r.mode == CountMode::Biometric {
                     r.visits.observe(track, now);
+                    // Who was seen beside whom only matters to identification.
+                    if !f.predicted {
+                        r.tracks.detected(track, f.rect);
+                    }
                 }
             }
         }

@@ -596,19 +596,18 @@ mod tests {
     /// moved sideways further than its width between detections is still followed.
     #[test]
     fn a_missed_face_does_not_jump_to_the_next_row() {
-        let mut t = Tracker::new(TrackerParams::default());
-        for i in 0..5 {
-            t.update(&[face(100.0 + 10.0 * i as f32, 100.0, 40.0, 0.9)]);
-        }
-        t.update(&[]);
-        let below = t.update(&[face(170.0, 145.0, 40.0, 0.9)]);
+        // Track 1 walks right 10 px a frame, then its face is missed once.
+        let walked_then_missed = || {
+            let mut t = Tracker::new(TrackerParams::default());
+            for i in 0..5 {
+                t.update(&[face(100.0 + 10.0 * i as f32, 100.0, 40.0, 0.9)]);
+            }
+            t.update(&[]);
+            t
+        };
+        let below = walked_then_missed().update(&[face(170.0, 145.0, 40.0, 0.9)]);
         assert_ne!(below.faces[0].track_id, Some(1), "{below:?}");
-        let mut t = Tracker::new(TrackerParams::default());
-        for i in 0..5 {
-            t.update(&[face(100.0 + 10.0 * i as f32, 100.0, 40.0, 0.9)]);
-        }
-        t.update(&[]);
-        let ahead = t.update(&[face(215.0, 100.0, 40.0, 0.9)]);
+        let ahead = walked_then_missed().update(&[face(215.0, 100.0, 40.0, 0.9)]);
         assert_eq!(ahead.faces[0].track_id, Some(1), "{ahead:?}");
     }
 }
