@@ -12,9 +12,17 @@ use common::run_pipeline;
 use gst::prelude::*;
 use gst_video::prelude::*;
 
+/// What one redaction changed, in bytes: colour samples inside the grown face box and
+/// outside it, and alpha samples anywhere.
+struct Changed {
+    inside: usize,
+    outside: usize,
+    alpha: usize,
+}
+
 /// Runs one `faceredact` over a patterned frame of `format` with one face ROI at
-/// (40, 30, 40, 40): returns (changed bytes inside the grown box, changed bytes outside).
-fn redact_once(format: &str, mode: &str) -> (usize, usize) {
+/// (40, 30, 40, 40) and compares every component's samples before and after.
+fn redact_once(format: &str, mode: &str) -> Changed {
     common::init();
     let (w, h) = (160u32, 120u32);
     let caps = gst::Caps::builder("video/x-raw")
@@ -35,53 +43,62 @@ fn redact_once(format: &str, mode: &str) -> (usize, usize) {
     gst_video::VideoRegionOfInterestMeta::add(buf.get_mut().unwrap(), "face", (40, 30, 40, 40));
     let out = h_.push_and_pull(buf).unwrap();
     let out_map = out.map_readable().unwrap();
-    // Which pixel a byte belongs to, per plane: the grown box is (30..90, 20..80) at the
-    // default margin 0.25; chroma of a subsampled plane covers 2 × 2 pixels.
+    // The grown box is (30..90, 20..80) at the default margin 0.25; a chroma sample of a
+    // subsampled component covers 2 × 2 pixels.
     let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(out.as_ref(), &info).unwrap();
     let finfo = info.format_info();
-    let (mut inside, mut outside) = (0, 0);
-    for plane in 0..info.n_planes() as usize {
-        let off = info.offset()[plane];
+    let mut changed = Changed {
+        inside: 0,
+        outside: 0,
+        alpha: 0,
+    };
+    for c in 0..finfo.n_components() as usize {
+        let plane = finfo.plane()[c] as usize;
+        let base = info.offset()[plane] + finfo.poffset()[c] as usize;
         let stride = frame.plane_stride()[plane] as usize;
-        let rows = finfo.scale_height(plane as u8, h) as usize;
-        let comps: Vec<usize> = (0..finfo.n_components() as usize)
-            .filter(|&c| finfo.plane()[c] as usize == plane)
-            .collect();
-        let (ws, hs) = (finfo.w_sub()[comps[0]], finfo.h_sub()[comps[0]]);
-        let row_bytes =
-            finfo.scale_width(comps[0] as u8, w) as usize * finfo.pixel_stride()[comps[0]] as usize;
-        for y in 0..rows {
-            for b in 0..row_bytes {
-                let i = off + y * stride + b;
+        let pixel_stride = finfo.pixel_stride()[c] as usize;
+        let (ws, hs) = (finfo.w_sub()[c], finfo.h_sub()[c]);
+        let is_alpha = finfo.has_alpha() && c == 3;
+        for y in 0..finfo.scale_height(c as u8, h) as usize {
+            for x in 0..finfo.scale_width(c as u8, w) as usize {
+                let i = base + y * stride + x * pixel_stride;
                 if data[i] == out_map[i] {
                     continue;
                 }
-                let px = (b / finfo.pixel_stride()[comps[0]] as usize) << ws;
-                let py = y << hs;
-                if (28..92).contains(&px) && (18..82).contains(&py) {
-                    inside += 1;
+                let (px, py) = (x << ws, y << hs);
+                if is_alpha {
+                    changed.alpha += 1;
+                } else if (28..92).contains(&px) && (18..82).contains(&py) {
+                    changed.inside += 1;
                 } else {
-                    outside += 1;
+                    changed.outside += 1;
                 }
             }
         }
     }
-    (inside, outside)
+    changed
 }
 
 #[test]
 fn every_format_and_mode_redacts_the_face_box_only() {
     for format in ["RGB", "BGR", "RGBx", "BGRx", "RGBA", "BGRA", "I420", "NV12"] {
         for mode in ["blur", "pixelate", "fill"] {
-            let (inside, outside) = redact_once(format, mode);
+            let Changed {
+                inside,
+                outside,
+                alpha,
+            } = redact_once(format, mode);
             assert!(
                 inside > 1000,
-                "{format} {mode}: only {inside} bytes changed"
+                "{format} {mode}: only {inside} samples changed"
             );
             assert_eq!(
                 outside, 0,
-                "{format} {mode}: {outside} bytes changed outside"
+                "{format} {mode}: {outside} samples changed outside"
             );
+            // Alpha is the compositor's, not the face's: a filled face must not become a
+            // transparent hole in an overlay.
+            assert_eq!(alpha, 0, "{format} {mode}: {alpha} alpha samples changed");
         }
     }
 }

@@ -2,7 +2,7 @@
 //! the coordinate mapping between frame and detector input.
 
 pub mod geometry;
-pub mod motion;
+pub mod motion_gate;
 pub mod nms;
 pub mod preprocess;
 pub mod yunet;

@@ -9,7 +9,7 @@ use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 
 use crate::detect::geometry::{auto_inference_width, Face, Letterbox};
-use crate::detect::motion::{GateDecision, MotionGate};
+use crate::detect::motion_gate::{GateDecision, MotionGate};
 use crate::detect::preprocess::Preprocessor;
 use crate::detect::yunet::{DetectParams, YuNet};
 use crate::face_meta;

@@ -197,46 +197,68 @@ impl BaseTransformImpl for FaceRedact {
                 );
                 gst::FlowError::Error
             })?;
-        let finfo = info.format_info();
-        let (w, h) = (info.width() as usize, info.height() as usize);
-        let yuv = finfo.is_yuv();
-        for &rect in rects.iter() {
-            let r = grow(rect, s.margin, w, h);
-            if r.is_empty() {
-                continue;
-            }
-            for c in 0..finfo.n_components() as usize {
-                let plane = finfo.plane()[c] as usize;
-                // Chroma samples cover 2^sub pixels: round the region outwards.
-                let (ws, hs) = (finfo.w_sub()[c] as usize, finfo.h_sub()[c] as usize);
-                let rc = Rect {
-                    x0: r.x0 >> ws,
-                    y0: r.y0 >> hs,
-                    x1: (r.x1 + (1 << ws) - 1) >> ws,
-                    y1: (r.y1 + (1 << hs) - 1) >> hs,
-                };
-                let fill = if yuv && c > 0 {
-                    128
-                } else if yuv {
-                    16
-                } else {
-                    0
-                };
-                let stride = frame.plane_stride()[plane] as usize;
-                let mut comp = Component {
-                    offset: finfo.poffset()[c] as usize,
-                    stride,
-                    pixel_stride: finfo.pixel_stride()[c] as usize,
-                    width: (w + (1 << ws) - 1) >> ws,
-                    height: (h + (1 << hs) - 1) >> hs,
-                    data: frame
-                        .plane_data_mut(plane as u32)
-                        .map_err(|_| gst::FlowError::Error)?,
-                };
-                comp.redact(rc, mode, effect_size(rc.width(), s.strength), fill, scratch);
-            }
-        }
+        redact_frame(&mut frame, info, rects, mode, s, scratch)?;
         gst::trace!(CAT, imp = self, "redacted {} faces", rects.len());
         Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+/// Redacts every colour component of `frame` inside each grown face box of `rects`. Alpha
+/// is left as it is: it belongs to whoever composites the video, and a filled face must
+/// not become a transparent hole.
+fn redact_frame(
+    frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+    info: &gst_video::VideoInfo,
+    rects: &[(u32, u32, u32, u32)],
+    mode: Mode,
+    s: Settings,
+    scratch: &mut Vec<u32>,
+) -> Result<(), gst::FlowError> {
+    let finfo = info.format_info();
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    let colour_components = if finfo.has_alpha() {
+        finfo.n_components() as usize - 1 // GST_VIDEO_COMP_A is the last, 3
+    } else {
+        finfo.n_components() as usize
+    };
+    for &rect in rects {
+        let r = grow(rect, s.margin, w, h);
+        if r.is_empty() {
+            continue;
+        }
+        for c in 0..colour_components {
+            let plane = finfo.plane()[c] as usize;
+            // Chroma samples cover 2^sub pixels: round the region outwards.
+            let (ws, hs) = (finfo.w_sub()[c] as usize, finfo.h_sub()[c] as usize);
+            let rc = Rect {
+                x0: r.x0 >> ws,
+                y0: r.y0 >> hs,
+                x1: (r.x1 + (1 << ws) - 1) >> ws,
+                y1: (r.y1 + (1 << hs) - 1) >> hs,
+            };
+            let stride = frame.plane_stride()[plane] as usize;
+            let mut comp = Component {
+                offset: finfo.poffset()[c] as usize,
+                stride,
+                pixel_stride: finfo.pixel_stride()[c] as usize,
+                width: (w + (1 << ws) - 1) >> ws,
+                height: (h + (1 << hs) - 1) >> hs,
+                data: frame
+                    .plane_data_mut(plane as u32)
+                    .map_err(|_| gst::FlowError::Error)?,
+            };
+            let fill = fill_value(finfo.is_yuv(), c);
+            comp.redact(rc, mode, effect_size(rc.width(), s.strength), fill, scratch);
+        }
+    }
+    Ok(())
+}
+
+/// The flat value `mode=fill` paints: black in every colour model.
+fn fill_value(yuv: bool, component: usize) -> u8 {
+    match (yuv, component) {
+        (true, 0) => 16,  // video-range luma black
+        (true, _) => 128, // neutral chroma
+        (false, _) => 0,
     }
 }

@@ -1,5 +1,5 @@
 //! Face tracking science, free of GStreamer: a constant-velocity motion model and the
 //! two-stage IoU tracker.
 
-pub mod motion;
 pub mod tracker;
+pub mod velocity;

@@ -6,7 +6,7 @@
 
 use crate::detect::geometry::{BBox, Face};
 
-use super::motion::Motion;
+use super::velocity::VelocityModel;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrackerParams {
@@ -84,7 +84,7 @@ pub struct FrameTracks {
 #[derive(Debug, Clone)]
 struct Track {
     id: u64,
-    motion: Motion,
+    motion: VelocityModel,
     hits: u32,
     confirmed: bool,
     /// Frame of the last matched detection.
@@ -306,7 +306,7 @@ impl Tracker {
                 let confirmed = p.min_hits <= 1;
                 self.tracks.push(Track {
                     id,
-                    motion: Motion::new(&d.bbox),
+                    motion: VelocityModel::new(&d.bbox),
                     hits: 1,
                     confirmed,
                     last_seen: now,

@@ -23,7 +23,7 @@ fn effective_frames(n: u32) -> f32 {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Motion {
+pub struct VelocityModel {
     /// cx, cy, w, h
     x: [f32; 4],
     /// their change per frame
@@ -32,9 +32,9 @@ pub struct Motion {
     updates: u32,
 }
 
-impl Motion {
+impl VelocityModel {
     pub fn new(b: &BBox) -> Self {
-        Motion {
+        VelocityModel {
             x: to_state(b),
             v: [0.0; 4],
             updates: 1,
@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn learns_constant_velocity() {
-        let mut m = Motion::new(&BBox::from_xywh(0.0, 0.0, 20.0, 20.0));
+        let mut m = VelocityModel::new(&BBox::from_xywh(0.0, 0.0, 20.0, 20.0));
         for i in 1..30 {
             m.update(&BBox::from_xywh(5.0 * i as f32, 0.0, 20.0, 20.0), 1);
         }
@@ -122,7 +122,7 @@ mod tests {
 
     #[test]
     fn measurements_every_third_frame() {
-        let mut m = Motion::new(&BBox::from_xywh(0.0, 0.0, 20.0, 20.0));
+        let mut m = VelocityModel::new(&BBox::from_xywh(0.0, 0.0, 20.0, 20.0));
         for i in 1..20 {
             m.update(
                 &BBox::from_xywh(6.0 * i as f32, 3.0 * i as f32, 20.0, 20.0),
@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn long_predictions_slow_down_and_keep_size() {
-        let mut m = Motion::new(&BBox::from_xywh(0.0, 0.0, 20.0, 20.0));
+        let mut m = VelocityModel::new(&BBox::from_xywh(0.0, 0.0, 20.0, 20.0));
         for i in 1..10 {
             m.update(&BBox::from_xywh(4.0 * i as f32, 0.0, 20.0, 20.0), 1);
         }
