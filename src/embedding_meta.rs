@@ -59,7 +59,16 @@ impl EmbeddingMeta {
         &self.0.items
     }
 
-    /// All embeddings on a buffer (empty when it carries none).
+    /// Fills `out` with every embedding on `buffer` (what the counter reads per frame, into
+    /// a buffer it keeps: no allocation once it has grown).
+    pub fn read_into(buffer: &gst::BufferRef, out: &mut Vec<FaceEmbedding>) {
+        out.clear();
+        for m in buffer.iter_meta::<EmbeddingMeta>() {
+            out.extend_from_slice(m.items());
+        }
+    }
+
+    /// All embeddings on a buffer (empty when it carries none), in a new `Vec`.
     pub fn read(buffer: &gst::BufferRef) -> Vec<FaceEmbedding> {
         buffer
             .iter_meta::<EmbeddingMeta>()

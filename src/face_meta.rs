@@ -18,24 +18,66 @@
 //!   `frame` (guint64, the element's frame counter), so later stages can tell
 //!   "no faces" from "not looked at".
 
+use std::ffi::CStr;
+
 use gst::meta::CustomMeta;
+use gst::prelude::*;
 use gst_video::VideoRegionOfInterestMeta;
 
 use crate::detect::geometry::{BBox, Face};
-use crate::track::tracker::TrackedFace;
+use crate::track::tracker::{TrackState, TrackedFace};
 
 /// `roi_type` of every face region.
 pub const ROI_TYPE: &str = "face";
+const ROI_TYPE_C: &CStr = c"face";
 /// Name of the param structure on a face region.
 pub const PARAM_NAME: &str = "face";
 /// Name of the per-buffer custom meta written by `facedetector`.
 pub const DETECTION_META: &str = "FootfallDetectionMeta";
+const DETECTION_META_C: &CStr = c"FootfallDetectionMeta";
 /// Name of the structure inside [`DETECTION_META`].
 pub const DETECTION_STRUCT: &str = "footfall-detection";
 /// Name of the per-buffer custom meta written by `facetracker`.
 pub const TRACK_META: &str = "FootfallTrackMeta";
+const TRACK_META_C: &CStr = c"FootfallTrackMeta";
 /// Name of the structure inside [`TRACK_META`].
 pub const TRACK_STRUCT: &str = "footfall-tracks";
+
+/// The structure of the custom meta `name` on `buffer`, if it carries one. The name is a
+/// C string constant: `CustomMeta::from_buffer` copies a `&str` into a new C string on
+/// every call, which the elements do on every frame.
+pub fn custom_structure<'a>(
+    buffer: &'a gst::BufferRef,
+    name: &'static CStr,
+) -> Option<&'a gst::StructureRef> {
+    // SAFETY: `buffer` is a valid buffer for 'a and `name` a NUL-terminated string; the
+    // meta and its structure live as long as the buffer holds the meta, and the shared
+    // reference to the buffer keeps it from being removed for 'a.
+    unsafe {
+        let meta = gst::ffi::gst_buffer_get_custom_meta(buffer.as_mut_ptr(), name.as_ptr());
+        if meta.is_null() {
+            return None;
+        }
+        let s = gst::ffi::gst_custom_meta_get_structure(meta);
+        Some(gst::StructureRef::from_glib_borrow(s))
+    }
+}
+
+/// Adds the custom meta `name` (registered) to `buffer` and returns its structure to fill.
+pub fn add_custom_structure<'a>(
+    buffer: &'a mut gst::BufferRef,
+    name: &'static CStr,
+) -> Option<&'a mut gst::StructureRef> {
+    // SAFETY: as above; the exclusive reference to the buffer makes the structure ours.
+    unsafe {
+        let meta = gst::ffi::gst_buffer_add_custom_meta(buffer.as_mut_ptr(), name.as_ptr());
+        if meta.is_null() {
+            return None;
+        }
+        let s = gst::ffi::gst_custom_meta_get_structure(meta);
+        Some(gst::StructureRef::from_glib_borrow_mut(s))
+    }
+}
 
 /// Registers the plugin's custom metas (idempotent). Called from plugin init.
 pub fn register_metas() {
@@ -46,8 +88,8 @@ pub fn register_metas() {
     }
 }
 
-/// A face region as read back from a buffer.
-#[derive(Debug, Clone, PartialEq)]
+/// A face region as read back from a buffer (plain data: reading one allocates nothing).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FaceRegion {
     /// Clipped integer rectangle (x, y, w, h) in frame pixels.
     pub rect: (u32, u32, u32, u32),
@@ -56,7 +98,7 @@ pub struct FaceRegion {
     /// Set by `facetracker`.
     pub track_id: Option<u64>,
     /// Track state set by `facetracker` (`tentative`, `new`, `tracked`, `untracked`).
-    pub state: Option<String>,
+    pub state: Option<TrackState>,
     /// True for boxes `facetracker` predicted on frames the detector skipped.
     pub predicted: bool,
 }
@@ -132,7 +174,21 @@ fn attach(
     let Some(rect) = bbox.to_clipped_rect(width, height) else {
         return false;
     };
-    let mut meta = VideoRegionOfInterestMeta::add(buffer, ROI_TYPE, rect);
+    // `VideoRegionOfInterestMeta::add` copies the `&str` type into a new C string per face
+    // and frame; the C call with a constant does not.
+    // SAFETY: a valid writable buffer and a NUL-terminated type; the meta returned belongs
+    // to `buffer`, which the exclusive reference keeps alive and unshared.
+    let mut meta = unsafe {
+        let m = gst_video::ffi::gst_buffer_add_video_region_of_interest_meta(
+            buffer.as_mut_ptr(),
+            ROI_TYPE_C.as_ptr(),
+            rect.0,
+            rect.1,
+            rect.2,
+            rect.3,
+        );
+        VideoRegionOfInterestMeta::from_mut_ptr::<gst::meta::Standalone>(buffer, m)
+    };
     meta.set_id(id);
     meta.add_param(param);
     true
@@ -155,8 +211,7 @@ pub fn remove_faces(buffer: &mut gst::BufferRef) {
 /// Records the confirmed tracks that ended on this buffer, the tentative ones dropped on
 /// it, and the number of live tracks.
 pub fn mark_tracks(buffer: &mut gst::BufferRef, ended: &[u64], dropped: &[u64], active: u32) {
-    if let Ok(mut meta) = CustomMeta::add(buffer, TRACK_META) {
-        let s = meta.mut_structure();
+    if let Some(s) = add_custom_structure(buffer, TRACK_META_C) {
         s.set_name(TRACK_STRUCT);
         s.set("ended", gst::Array::new(ended.iter().copied()));
         s.set("dropped", gst::Array::new(dropped.iter().copied()));
@@ -164,28 +219,44 @@ pub fn mark_tracks(buffer: &mut gst::BufferRef, ended: &[u64], dropped: &[u64], 
     }
 }
 
-fn track_ids(buffer: &gst::BufferRef, field: &str) -> Vec<u64> {
-    CustomMeta::from_buffer(buffer, TRACK_META)
-        .ok()
-        .and_then(|m| m.structure().get::<gst::Array>(field).ok())
-        .map(|a| a.iter().filter_map(|v| v.get::<u64>().ok()).collect())
-        .unwrap_or_default()
+fn track_ids_into(buffer: &gst::BufferRef, field: &str, out: &mut Vec<u64>) {
+    out.clear();
+    let Some(s) = custom_structure(buffer, TRACK_META_C) else {
+        return;
+    };
+    if let Ok(ids) = s.get::<gst::ArrayRef>(field) {
+        out.extend(ids.iter().filter_map(|v| v.get::<u64>().ok()));
+    }
+}
+
+/// Fills `out` with the track ids whose visit ended on this buffer (empty without
+/// `facetracker`).
+pub fn ended_tracks_into(buffer: &gst::BufferRef, out: &mut Vec<u64>) {
+    track_ids_into(buffer, "ended", out)
+}
+
+/// Fills `out` with the tentative track ids dropped unconfirmed on this buffer.
+pub fn dropped_tracks_into(buffer: &gst::BufferRef, out: &mut Vec<u64>) {
+    track_ids_into(buffer, "dropped", out)
 }
 
 /// Track ids whose visit ended on this buffer (empty without `facetracker`).
 pub fn ended_tracks(buffer: &gst::BufferRef) -> Vec<u64> {
-    track_ids(buffer, "ended")
+    let mut v = Vec::new();
+    ended_tracks_into(buffer, &mut v);
+    v
 }
 
 /// Tentative track ids dropped unconfirmed on this buffer (empty without `facetracker`).
 pub fn dropped_tracks(buffer: &gst::BufferRef) -> Vec<u64> {
-    track_ids(buffer, "dropped")
+    let mut v = Vec::new();
+    dropped_tracks_into(buffer, &mut v);
+    v
 }
 
 /// Marks whether the detector looked at this buffer.
 pub fn mark_detection(buffer: &mut gst::BufferRef, detected: bool, frame: u64) {
-    if let Ok(mut meta) = CustomMeta::add(buffer, DETECTION_META) {
-        let s = meta.mut_structure();
+    if let Some(s) = add_custom_structure(buffer, DETECTION_META_C) {
         s.set_name(DETECTION_STRUCT);
         s.set("detected", detected);
         s.set("frame", frame);
@@ -195,8 +266,9 @@ pub fn mark_detection(buffer: &mut gst::BufferRef, detected: bool, frame: u64) {
 /// `Some(true)` if `facedetector` ran on this buffer, `Some(false)` if it skipped it,
 /// `None` if the buffer never went through a `facedetector`.
 pub fn detection_ran(buffer: &gst::BufferRef) -> Option<bool> {
-    let meta = CustomMeta::from_buffer(buffer, DETECTION_META).ok()?;
-    meta.structure().get::<bool>("detected").ok()
+    custom_structure(buffer, DETECTION_META_C)?
+        .get::<bool>("detected")
+        .ok()
 }
 
 /// Fills `out` with the rectangle of every face region (roi_type `face`): what an element
@@ -211,39 +283,70 @@ pub fn face_rects(buffer: &gst::BufferRef, out: &mut Vec<(u32, u32, u32, u32)>) 
     );
 }
 
-/// Reads every face region (roi_type `face`) from a buffer.
-pub fn read_faces(buffer: &gst::BufferRef) -> Vec<FaceRegion> {
-    buffer
-        .iter_meta::<VideoRegionOfInterestMeta>()
-        .filter(|m| m.roi_type() == ROI_TYPE)
-        .map(|m| {
-            let mut region = FaceRegion {
-                rect: m.rect(),
-                score: 0.0,
-                landmarks: [[0.0; 2]; 5],
-                track_id: None,
-                state: None,
-                predicted: false,
-            };
-            if let Some(p) = m.param(PARAM_NAME) {
-                region.score = p.get::<f64>("score").unwrap_or(0.0) as f32;
-                region.track_id = p.get::<u64>("track-id").ok();
-                region.state = p.get::<String>("state").ok();
-                region.predicted = p.get::<bool>("predicted").unwrap_or(false);
-                if let Ok(arr) = p.get::<gst::Array>("landmarks") {
-                    let vals: Vec<f32> = arr
-                        .iter()
-                        .filter_map(|v| v.get::<f64>().ok())
-                        .map(|v| v as f32)
-                        .collect();
-                    if vals.len() == 10 {
-                        for (k, p) in region.landmarks.iter_mut().enumerate() {
-                            *p = [vals[2 * k], vals[2 * k + 1]];
-                        }
-                    }
+/// Fills `out` with every face region (roi_type `face`) of a buffer: what the elements
+/// read per frame, into a buffer they keep.
+pub fn read_faces_into(buffer: &gst::BufferRef, out: &mut Vec<FaceRegion>) {
+    out.clear();
+    out.extend(
+        buffer
+            .iter_meta::<VideoRegionOfInterestMeta>()
+            .filter(|m| m.roi_type() == ROI_TYPE)
+            .map(|m| {
+                let mut region = FaceRegion {
+                    rect: m.rect(),
+                    score: 0.0,
+                    landmarks: [[0.0; 2]; 5],
+                    track_id: None,
+                    state: None,
+                    predicted: false,
+                };
+                if let Some(p) = m.param(PARAM_NAME) {
+                    read_param(p, &mut region);
                 }
-            }
-            region
-        })
-        .collect()
+                region
+            }),
+    );
+}
+
+fn read_param(p: &gst::StructureRef, region: &mut FaceRegion) {
+    region.score = p.get::<f64>("score").unwrap_or(0.0) as f32;
+    region.track_id = p.get::<u64>("track-id").ok();
+    region.state = p.get::<&str>("state").ok().and_then(TrackState::parse);
+    region.predicted = p.get::<bool>("predicted").unwrap_or(false);
+    let Ok(arr) = p.get::<gst::ArrayRef>("landmarks") else {
+        return;
+    };
+    if arr.len() != 10 {
+        return;
+    }
+    let mut vals = [0f32; 10];
+    for (v, value) in vals.iter_mut().zip(arr.iter()) {
+        match value.get::<f64>() {
+            Ok(x) => *v = x as f32,
+            Err(_) => return,
+        }
+    }
+    for (k, l) in region.landmarks.iter_mut().enumerate() {
+        *l = [vals[2 * k], vals[2 * k + 1]];
+    }
+}
+
+/// Reads every face region (roi_type `face`) from a buffer (a new `Vec`: for applications
+/// and tests; the elements use [`read_faces_into`]).
+pub fn read_faces(buffer: &gst::BufferRef) -> Vec<FaceRegion> {
+    let mut v = Vec::new();
+    read_faces_into(buffer, &mut v);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_c_names_are_the_documented_names() {
+        assert_eq!(TRACK_META_C.to_str().unwrap(), TRACK_META);
+        assert_eq!(ROI_TYPE_C.to_str().unwrap(), ROI_TYPE);
+        assert_eq!(DETECTION_META_C.to_str().unwrap(), DETECTION_META);
+    }
 }

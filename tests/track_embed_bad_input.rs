@@ -112,7 +112,7 @@ fn two_hundred_faces_tracked_and_embedded() {
     assert!(run.frames[3]
         .2
         .iter()
-        .all(|f| f.state.as_deref() == Some("tracked")));
+        .all(|f| f.state.map(|s| s.as_str()) == Some("tracked")));
     let first: Vec<u64> = run.embeddings[0].iter().map(|e| e.0).collect();
     let mut unique = first.clone();
     unique.sort();

@@ -74,7 +74,7 @@ fn run_clip(clip: &str, interval: u32) -> Report {
     let mut track_visits: HashMap<u64, HashMap<String, usize>> = HashMap::new();
     for (i, (_, _, faces)) in run.frames.iter().enumerate() {
         for f in faces {
-            if matches!(f.state.as_deref(), Some("new") | Some("tracked")) {
+            if matches!(f.state.map(|s| s.as_str()), Some("new") | Some("tracked")) {
                 confirmed.insert(f.track_id.unwrap());
             }
         }

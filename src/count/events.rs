@@ -1,4 +1,4 @@
-//! Event output: JSON lines (one object per line, flushed per line) and MQTT, the same
+//! Event output: JSON lines (one object per line, flushed per line, by the writer thread) and MQTT, the same
 //! objects in both, no face data in any.
 //!
 //! `{"event":"visit","visit":N,"returning":bool,"staff":bool,"identified":bool,"pts":S,
@@ -14,6 +14,7 @@ use std::io::Write;
 use serde_json::json;
 
 use super::visits::Counts;
+use super::writer::{BackgroundWriter, Dropped};
 use crate::publish::mqtt::MqttPublisher;
 
 /// A decided visit as the JSON line reports it.
@@ -60,6 +61,8 @@ pub fn counts_json(c: &Counts, in_view: u32, pts_s: f64) -> serde_json::Value {
 /// JSON lines to a file or stdout.
 pub struct EventWriter {
     out: Box<dyn Write + Send>,
+    /// The line being written, reused.
+    line: Vec<u8>,
 }
 
 impl EventWriter {
@@ -76,43 +79,66 @@ impl EventWriter {
                     .map_err(|e| format!("cannot open '{location}' for writing: {e}"))?,
             )
         };
-        Ok(EventWriter { out })
+        Ok(EventWriter {
+            out,
+            line: Vec::new(),
+        })
     }
 
-    /// Writes one whole line and flushes it, so a reader never sees half an object.
-    pub fn line(&mut self, v: &serde_json::Value) -> Result<(), String> {
-        let mut text = v.to_string();
-        text.push('\n');
+    /// Writes `text` and its newline in one write and flushes it, so a reader never sees
+    /// half an object.
+    pub fn write_line(&mut self, text: &str) -> Result<(), String> {
+        self.line.clear();
+        self.line.extend_from_slice(text.as_bytes());
+        self.line.push(b'\n');
         self.out
-            .write_all(text.as_bytes())
+            .write_all(&self.line)
             .and_then(|_| self.out.flush())
             .map_err(|e| format!("cannot write event: {e}"))
     }
 }
 
-/// Every place events go: the JSON-lines file and the MQTT broker, each optional; one
-/// object built once for all of them.
-#[derive(Default)]
+/// Every place events go: the JSON-lines file (written by the writer thread) and the MQTT
+/// broker, each optional; one object built once for all of them. Queueing never blocks.
 pub struct EventOutputs {
-    pub file: Option<EventWriter>,
+    /// The file thread: JSON lines when there is a file, gallery snapshots.
+    pub writer: BackgroundWriter,
+    json_lines: bool,
     pub mqtt: Option<MqttPublisher>,
     visits: u64,
+    /// JSON lines lost because the writer thread was behind.
+    pub dropped_lines: u64,
 }
 
 impl EventOutputs {
-    pub fn new(file: Option<EventWriter>, mqtt: Option<MqttPublisher>) -> EventOutputs {
-        EventOutputs {
-            file,
+    /// `file`: the JSON-lines file, if any; the writer thread starts either way (it also
+    /// writes the gallery file).
+    pub fn new(file: Option<EventWriter>, mqtt: Option<MqttPublisher>) -> Result<Self, String> {
+        Ok(EventOutputs {
+            json_lines: file.is_some(),
+            writer: BackgroundWriter::spawn(file)?,
             mqtt,
             visits: 0,
-        }
+            dropped_lines: 0,
+        })
     }
 
     fn any(&self) -> bool {
-        self.file.is_some() || self.mqtt.is_some()
+        self.json_lines || self.mqtt.is_some()
     }
 
-    pub fn visit(&mut self, v: &VisitEvent) -> Result<(), String> {
+    fn line(&mut self, j: &serde_json::Value) -> Result<(), Dropped> {
+        if !self.json_lines {
+            return Ok(());
+        }
+        let queued = self.writer.line(j.to_string());
+        if queued.is_err() {
+            self.dropped_lines += 1;
+        }
+        queued
+    }
+
+    pub fn visit(&mut self, v: &VisitEvent) -> Result<(), Dropped> {
         if !self.any() {
             return Ok(());
         }
@@ -121,10 +147,10 @@ impl EventOutputs {
         if let Some(m) = self.mqtt.as_ref() {
             m.visit(&j);
         }
-        self.file.as_mut().map_or(Ok(()), |f| f.line(&j))
+        self.line(&j)
     }
 
-    pub fn counts(&mut self, c: &Counts, in_view: u32, pts_s: f64) -> Result<(), String> {
+    pub fn counts(&mut self, c: &Counts, in_view: u32, pts_s: f64) -> Result<(), Dropped> {
         if !self.any() {
             return Ok(());
         }
@@ -140,6 +166,6 @@ impl EventOutputs {
                 ],
             );
         }
-        self.file.as_mut().map_or(Ok(()), |f| f.line(&j))
+        self.line(&j)
     }
 }

@@ -280,11 +280,13 @@ impl Gallery {
     /// Removes identities for which `pred` holds (called once per identity, in order) and
     /// their embeddings; rebuilds the flat storage.
     fn remove_where(&mut self, mut pred: impl FnMut(&Identity) -> bool) -> usize {
-        let keep: Vec<bool> = self.identities.iter().map(|i| !pred(i)).collect();
-        let removed = keep.iter().filter(|k| !**k).count();
-        if removed == 0 {
+        // Nothing to erase on almost every call (it runs once a second): decide that
+        // without allocating.
+        if !self.identities.iter().any(&mut pred) {
             return 0;
         }
+        let keep: Vec<bool> = self.identities.iter().map(|i| !pred(i)).collect();
+        let removed = keep.iter().filter(|k| !**k).count();
         let mut rows = Vec::with_capacity(self.rows.len());
         let mut rows_q = QuantizedRows::default();
         let mut row_err = Vec::with_capacity(self.row_err.len());

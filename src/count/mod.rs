@@ -9,3 +9,4 @@ pub mod site;
 pub mod staff;
 pub mod track_visits;
 pub mod visits;
+pub mod writer;

@@ -13,12 +13,13 @@ use gst_base::subclass::prelude::*;
 
 use crate::count::events::{EventOutputs, EventWriter, VisitEvent};
 use crate::count::gallery::Gallery;
-use crate::count::persist::{self, Record};
+use crate::count::persist::Record;
 use crate::count::site::{self, Site};
 use crate::count::staff;
 use crate::count::track_visits::{TrackParams, TrackVisits};
 use crate::count::visits::{CountParams, Counts, Outcome, TrackEnd, VisitBuilder};
-use crate::embedding_meta::EmbeddingMeta;
+use crate::count::writer::Report;
+use crate::embedding_meta::{EmbeddingMeta, FaceEmbedding};
 use crate::face_meta;
 
 use super::mqtt_props::{self, MqttProps};
@@ -34,11 +35,13 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 
 /// Name of the per-buffer custom meta and bus message structure carrying the counts.
 pub const COUNTS_META: &str = "FootfallCountsMeta";
+const COUNTS_META_C: &std::ffi::CStr = c"FootfallCountsMeta";
 pub const COUNTS_STRUCT: &str = "footfall-counts";
 
 const NS: u64 = 1_000_000_000;
-/// How long end of stream waits for queued MQTT messages to reach the broker.
-const MQTT_EOS_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long end of stream waits for queued JSON lines to be written and queued MQTT
+/// messages to reach the broker.
+const EOS_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -69,7 +72,17 @@ impl Default for Settings {
     }
 }
 
+/// What the counter reads off each buffer, into buffers it keeps (no allocation per frame).
+#[derive(Default)]
+struct PerFrame {
+    faces: Vec<face_meta::FaceRegion>,
+    embeddings: Vec<FaceEmbedding>,
+    ended: Vec<u64>,
+    dropped: Vec<u64>,
+}
+
 struct Running {
+    read: PerFrame,
     site: Arc<Mutex<Site>>,
     staff: Option<Gallery>,
     visits: VisitBuilder,
@@ -121,8 +134,9 @@ impl FaceCounter {
         (running as i64 + offset).max(0) as u64
     }
 
-    /// Posts the counts on the bus and writes them as JSON when they changed or the report
-    /// interval passed (or `force`).
+    /// Queues the counts as JSON and their bus message in `posts` (posted by the caller once
+    /// its locks are released) when they changed or the report interval passed (or `force`).
+    #[allow(clippy::too_many_arguments)]
     fn report(
         &self,
         r: &mut Running,
@@ -131,6 +145,7 @@ impl FaceCounter {
         now: u64,
         force: bool,
         interval: u64,
+        posts: &mut Vec<gst::Message>,
     ) {
         let changed = r.last_counts != Some((counts, r.in_view));
         let due = r
@@ -141,36 +156,89 @@ impl FaceCounter {
         }
         r.last_counts = Some((counts, r.in_view));
         r.last_report = Some(now);
-        let s = counts_structure(&counts, r.in_view, window_start)
-            .field("running-time", r.last_running)
-            .build();
-        let _ = self
-            .obj()
-            .post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
-        if let Err(e) = r.events.counts(&counts, r.in_view, r.last_pts_s) {
-            gst::element_imp_warning!(self, gst::ResourceError::Write, ("{}", e));
+        let mut s = gst::Structure::new_empty(COUNTS_STRUCT);
+        set_counts(&mut s, &counts, r.in_view, window_start);
+        s.set("running-time", r.last_running);
+        posts.push(gst::message::Element::builder(s).src(&*self.obj()).build());
+        if r.events.counts(&counts, r.in_view, r.last_pts_s).is_err() {
+            self.lines_dropped(r, posts);
         }
     }
 
-    /// Writes a gallery snapshot (taken under the site lock, written outside it).
-    fn save_gallery(&self, snapshot: Option<(std::path::PathBuf, Vec<Record>)>) {
-        let Some((path, records)) = snapshot else {
-            return;
-        };
-        match persist::save(&path, &records, site::wall_now()) {
-            Ok(n) => gst::debug!(
+    /// A warning from this element, to be posted once no lock is held.
+    fn warning(&self, error: gst::ResourceError, text: &str) -> gst::Message {
+        gst::message::Warning::builder(error, text)
+            .src(&*self.obj())
+            .build()
+    }
+
+    /// Says that JSON lines were lost (the writer thread is behind: a slow or full disk), at
+    /// the 1st, 10th, 100th… loss so a stuck disk does not flood the bus.
+    fn lines_dropped(&self, r: &Running, posts: &mut Vec<gst::Message>) {
+        let n = r.events.dropped_lines;
+        if n > 0 && 10u64.pow(n.ilog10()) == n {
+            let text =
+                format!("{n} JSON lines dropped: the file writer is behind (slow or full disk)");
+            posts.push(self.warning(gst::ResourceError::Write, &text));
+        }
+    }
+
+    /// What the writer thread reported since the last look: failures become warnings.
+    fn writer_reports(&self, r: &Running, posts: &mut Vec<gst::Message>) {
+        while let Some(report) = r.events.writer.next_report() {
+            self.writer_report(report, posts);
+        }
+    }
+
+    fn writer_report(&self, report: Report, posts: &mut Vec<gst::Message>) {
+        match report {
+            Report::GallerySaved { path, identities } => gst::debug!(
                 CAT,
                 imp = self,
                 "{} identities written to {}",
-                n,
+                identities,
                 path.display()
             ),
-            Err(e) => gst::element_imp_warning!(self, gst::ResourceError::Write, ("{}", e)),
+            Report::Failed(e) => posts.push(self.warning(gst::ResourceError::Write, &e)),
+        }
+    }
+
+    fn post_all(&self, posts: Vec<gst::Message>) {
+        for m in posts {
+            let _ = self.obj().post_message(m);
+        }
+    }
+
+    /// Hands a gallery snapshot (taken under the site lock) to the writer thread.
+    fn save_gallery(
+        &self,
+        r: &Running,
+        snapshot: Option<(std::path::PathBuf, Vec<Record>)>,
+        posts: &mut Vec<gst::Message>,
+    ) {
+        let Some((path, records)) = snapshot else {
+            return;
+        };
+        let shown = path.display().to_string();
+        if r.events
+            .writer
+            .save_gallery(path, records, site::wall_now())
+            .is_err()
+        {
+            let text =
+                format!("gallery file {shown} not written this time: the file writer is behind");
+            posts.push(self.warning(gst::ResourceError::Write, &text));
         }
     }
 
     /// Ends every live track (end of stream) and reports the final counts.
     fn finish(&self) {
+        let mut posts = Vec::new();
+        self.finish_counting(&mut posts);
+        self.post_all(posts);
+    }
+
+    fn finish_counting(&self, posts: &mut Vec<gst::Message>) {
         let params = self.settings.lock().unwrap().params;
         let mut guard = self.state.lock().unwrap();
         let Some(r) = guard.as_mut() else { return };
@@ -180,31 +248,41 @@ impl FaceCounter {
             CountMode::Tracks => r.tracks.live(),
         };
         for track in live {
-            self.decide(r, &params, track, now);
+            self.decide(r, &params, track, now, posts);
         }
         r.in_view = 0;
         let (counts, start) = {
             let s = r.site.lock().unwrap();
             (s.counts, s.window_start)
         };
-        self.report(r, counts, start, now, true, 0);
+        self.report(r, counts, start, now, true, 0, posts);
+        // The last JSON line is in the file before EOS goes on (readers open it then).
+        if !r.events.writer.flush(EOS_WAIT) {
+            let text = "JSON lines: not all written at end of stream (slow disk)";
+            posts.push(self.warning(gst::ResourceError::Write, text));
+        }
+        self.writer_reports(r, posts);
         // The final counts reach the broker before EOS goes on (the application usually
         // stops the pipeline on the EOS message), unless the broker stays away.
         if let Some(m) = r.events.mqtt.as_ref() {
-            if !m.flush(MQTT_EOS_WAIT) {
-                gst::element_imp_warning!(
-                    self,
-                    gst::ResourceError::Write,
-                    (
-                        "MQTT: {} messages not delivered at end of stream",
-                        m.stats().pending
-                    )
+            if !m.flush(EOS_WAIT) {
+                let text = format!(
+                    "MQTT: {} messages not delivered at end of stream",
+                    m.stats().pending
                 );
+                posts.push(self.warning(gst::ResourceError::Write, &text));
             }
         }
     }
 
-    fn decide(&self, r: &mut Running, params: &CountParams, track: u64, now: u64) {
+    fn decide(
+        &self,
+        r: &mut Running,
+        params: &CountParams,
+        track: u64,
+        now: u64,
+        posts: &mut Vec<gst::Message>,
+    ) {
         let outcome = {
             let mut site = r.site.lock().unwrap();
             let site = &mut *site;
@@ -246,28 +324,29 @@ impl FaceCounter {
                 threshold: params.match_threshold,
                 identified: outcome != Outcome::Unidentified,
             };
-            if let Err(e) = r.events.visit(&event) {
-                gst::element_imp_warning!(self, gst::ResourceError::Write, ("{}", e));
+            if r.events.visit(&event).is_err() {
+                self.lines_dropped(r, posts);
             }
         }
     }
 }
 
-fn counts_structure(c: &Counts, in_view: u32, window_start: u64) -> gst::structure::Builder {
-    gst::Structure::builder(COUNTS_STRUCT)
-        .field("unique-visitors", c.unique_visitors as u32)
-        .field("visits", c.visits as u32)
-        .field("returning-visits", c.returning_visits as u32)
-        .field("staff-visits", c.staff_visits as u32)
-        .field("unidentified-visits", c.unidentified_visits as u32)
-        .field("in-view", in_view)
-        .field("window-start", window_start)
+/// The counts fields of the meta and the bus message, set in place (field names are static
+/// strings: no allocation in Rust).
+fn set_counts(s: &mut gst::StructureRef, c: &Counts, in_view: u32, window_start: u64) {
+    s.set_name(COUNTS_STRUCT);
+    s.set("unique-visitors", c.unique_visitors as u32);
+    s.set("visits", c.visits as u32);
+    s.set("returning-visits", c.returning_visits as u32);
+    s.set("staff-visits", c.staff_visits as u32);
+    s.set("unidentified-visits", c.unidentified_visits as u32);
+    s.set("in-view", in_view);
+    s.set("window-start", window_start);
 }
 
 /// Counts carried by a buffer after `facecounter`: (unique visitors, visits, returning, staff, in view).
 pub fn read_counts(buffer: &gst::BufferRef) -> Option<(u32, u32, u32, u32, u32)> {
-    let m = CustomMeta::from_buffer(buffer, COUNTS_META).ok()?;
-    let s = m.structure();
+    let s = face_meta::custom_structure(buffer, COUNTS_META_C)?;
     Some((
         s.get("unique-visitors").ok()?,
         s.get("visits").ok()?,
@@ -496,7 +575,8 @@ impl BaseTransformImpl for FaceCounter {
         };
         let mqtt = mqtt_props::publisher(&s.mqtt, &s.gallery, self.obj().upcast_ref())
             .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ("{}", e)))?;
-        let events = EventOutputs::new(file, mqtt);
+        let events = EventOutputs::new(file, mqtt)
+            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenWrite, ("{}", e)))?;
         let site = site::site(&s.gallery);
         if let Some(path) = s.gallery_file.as_deref().filter(|p| !p.is_empty()) {
             if s.mode == CountMode::Tracks {
@@ -519,6 +599,7 @@ impl BaseTransformImpl for FaceCounter {
             );
         }
         *self.state.lock().unwrap() = Some(Running {
+            read: PerFrame::default(),
             site,
             staff,
             visits: VisitBuilder::default(),
@@ -540,9 +621,19 @@ impl BaseTransformImpl for FaceCounter {
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         let retention = self.settings.lock().unwrap().params.retention;
-        if let Some(r) = self.state.lock().unwrap().take() {
-            let snapshot = r.site.lock().unwrap().snapshot(retention);
-            self.save_gallery(snapshot);
+        let running = self.state.lock().unwrap().take();
+        if let Some(r) = running {
+            let last = r
+                .site
+                .lock()
+                .unwrap()
+                .snapshot(retention)
+                .map(|(path, records)| (path, records, site::wall_now()));
+            let mut posts = Vec::new();
+            for report in r.events.writer.finish(last) {
+                self.writer_report(report, &mut posts);
+            }
+            self.post_all(posts);
         }
         Ok(())
     }
@@ -559,25 +650,30 @@ impl BaseTransformImpl for FaceCounter {
             let s = self.settings.lock().unwrap();
             (s.params, s.report_interval_s, s.save_interval_s)
         };
-        let faces = face_meta::read_faces(buf);
-        let embeddings = EmbeddingMeta::read(buf);
-        // Embeddings stop here: nothing downstream (encoders, NVR) ever sees them.
-        EmbeddingMeta::strip(buf);
-        let ended = face_meta::ended_tracks(buf);
         let mut guard = self.state.lock().unwrap();
         let Some(r) = guard.as_mut() else {
             gst::element_imp_error!(self, gst::CoreError::Negotiation, ("counter not started"));
             return Err(gst::FlowError::NotNegotiated);
         };
+        let read = &mut r.read;
+        face_meta::read_faces_into(buf, &mut read.faces);
+        EmbeddingMeta::read_into(buf, &mut read.embeddings);
+        // Embeddings stop here: nothing downstream (encoders, NVR) ever sees them.
+        EmbeddingMeta::strip(buf);
+        face_meta::ended_tracks_into(buf, &mut read.ended);
+        face_meta::dropped_tracks_into(buf, &mut read.dropped);
         let now = self.now(r, buf.pts());
         r.last_now = now;
         r.last_pts_s = buf
             .pts()
             .map(|p| p.nseconds() as f64 / 1e9)
             .unwrap_or(r.last_pts_s);
+        // Messages to post once the locks are released (none on most frames: no allocation).
+        let mut posts = Vec::new();
         let mut in_view = 0;
-        for f in &faces {
-            if let (Some(track), Some("new" | "tracked")) = (f.track_id, f.state.as_deref()) {
+        for f in &r.read.faces {
+            let confirmed = f.state.is_some_and(|s| s.is_confirmed());
+            if let (Some(track), true) = (f.track_id, confirmed) {
                 in_view += 1;
                 // The track evidence (was a person seen?) in both modes; who, only here.
                 r.tracks.observe(track, now, f.rect, f.score);
@@ -592,27 +688,29 @@ impl BaseTransformImpl for FaceCounter {
         }
         r.tracks.frame_done();
         // Tentative tracks that died unconfirmed: their views were of no visit.
-        for track in face_meta::dropped_tracks(buf) {
+        for &track in &r.read.dropped {
             r.visits.forget(track);
             r.tracks.forget(track);
         }
         r.in_view = in_view;
         if r.mode == CountMode::Tracks {
-            if !embeddings.is_empty() && !r.warned_embeddings {
+            if !r.read.embeddings.is_empty() && !r.warned_embeddings {
                 r.warned_embeddings = true;
-                gst::element_imp_warning!(
-                    self,
-                    gst::StreamError::Format,
-                    ("mode=tracks uses no embeddings: remove faceembedder (its embeddings are discarded here)")
+                let text = "mode=tracks uses no embeddings: remove faceembedder (its embeddings are discarded here)";
+                posts.push(
+                    gst::message::Warning::builder(gst::StreamError::Format, text)
+                        .src(&*self.obj())
+                        .build(),
                 );
             }
         } else {
-            for e in embeddings {
+            for e in &r.read.embeddings {
                 r.visits.add_view(e.track_id, e.embedding, e.quality, now);
             }
         }
-        for track in ended {
-            self.decide(r, &params, track, now);
+        for i in 0..r.read.ended.len() {
+            let track = r.read.ended[i];
+            self.decide(r, &params, track, now, &mut posts);
         }
         let save_every = std::time::Duration::from_secs(save_interval_s as u64);
         let (counts, window_start, evicted, snapshot) = {
@@ -632,17 +730,14 @@ impl BaseTransformImpl for FaceCounter {
             };
             (site.counts, site.window_start, evicted, snapshot)
         };
-        self.save_gallery(snapshot);
+        self.save_gallery(r, snapshot, &mut posts);
+        self.writer_reports(r, &mut posts);
         if evicted > 0 {
-            gst::element_imp_warning!(
-                self,
-                gst::ResourceError::NoSpaceLeft,
-                (
-                    "gallery full: erased the {} least recently seen identities (capacity {})",
-                    evicted,
-                    params.capacity
-                )
+            let text = format!(
+                "gallery full: erased the {} least recently seen identities (capacity {})",
+                evicted, params.capacity
             );
+            posts.push(self.warning(gst::ResourceError::NoSpaceLeft, &text));
         }
         self.report(
             r,
@@ -651,17 +746,12 @@ impl BaseTransformImpl for FaceCounter {
             now,
             false,
             report_interval_s as u64 * NS,
+            &mut posts,
         );
         drop(guard);
-        if let Ok(mut m) = CustomMeta::add(buf, COUNTS_META) {
-            let s = m.mut_structure();
-            s.set_name(COUNTS_STRUCT);
-            for (field, value) in counts_structure(&counts, in_view, window_start)
-                .build()
-                .iter()
-            {
-                s.set_value(field, value.clone());
-            }
+        self.post_all(posts);
+        if let Some(s) = face_meta::add_custom_structure(buf, COUNTS_META_C) {
+            set_counts(s, &counts, in_view, window_start);
         }
         Ok(gst::FlowSuccess::Ok)
     }

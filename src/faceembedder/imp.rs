@@ -15,7 +15,7 @@ use crate::embed::embedder::{Embedder, Embedding};
 use crate::embed::policy::{EmbedPolicy, EmbedScheduler};
 use crate::embed::quality;
 use crate::embedding_meta::{EmbeddingMeta, FaceEmbedding};
-use crate::face_meta;
+use crate::face_meta::{self, FaceRegion};
 use crate::models;
 use crate::onnx_runtime::load_for_element;
 use crate::video_frame::VideoLayout;
@@ -59,6 +59,13 @@ struct Worker {
     /// Chips of this frame's batch, planar RGB, back to back (never leave the element).
     batch: Vec<f32>,
     embeddings: Vec<Embedding>,
+    /// Per-frame reading and selection, kept between frames (no allocation per frame).
+    faces: Vec<FaceRegion>,
+    boxes: Vec<BBox>,
+    gone: Vec<u64>,
+    candidates: Vec<Candidate>,
+    /// (track, quality) of the chips in `batch`.
+    chosen: Vec<(u64, f32)>,
 }
 
 #[derive(Default)]
@@ -98,16 +105,17 @@ impl FaceEmbedder {
             .as_ref()
             .ok_or("no caps negotiated before the first buffer")?;
         let worker = state.worker.as_mut().ok_or("embedder not started")?;
-        let gone = face_meta::ended_tracks(buf)
-            .into_iter()
-            .chain(face_meta::dropped_tracks(buf));
-        for track in gone {
-            worker.scheduler.forget(track);
+        for read in [face_meta::ended_tracks_into, face_meta::dropped_tracks_into] {
+            read(buf, &mut worker.gone);
+            for &track in &worker.gone {
+                worker.scheduler.forget(track);
+            }
         }
         if frame_no.is_multiple_of(1000) {
             worker.scheduler.prune(frame_no);
         }
-        let faces = face_meta::read_faces(buf);
+        face_meta::read_faces_into(buf, &mut worker.faces);
+        let faces = &worker.faces;
         // A tracker marks every face with its state (tentative ones have no id yet).
         if !faces.is_empty() && faces.iter().all(|f| f.state.is_none()) && !state.warned_untracked {
             state.warned_untracked = true;
@@ -118,8 +126,11 @@ impl FaceEmbedder {
             );
         }
         let (w, h) = (video.info.width(), video.info.height());
-        let boxes: Vec<BBox> = faces.iter().map(|f| f.bbox()).collect();
-        let mut candidates = Vec::new();
+        worker.boxes.clear();
+        worker.boxes.extend(faces.iter().map(|f| f.bbox()));
+        let boxes = &worker.boxes;
+        let candidates = &mut worker.candidates;
+        candidates.clear();
         for (i, f) in faces.iter().enumerate() {
             let Some(track) = f.track_id else { continue };
             if f.predicted {
@@ -158,11 +169,13 @@ impl FaceEmbedder {
         // Cut chips (the only copy of face pixels, inside this element), gate on sharpness.
         let per = 3 * CHIP * CHIP;
         worker.batch.clear();
-        let mut chosen = Vec::new();
+        let chosen = &mut worker.chosen;
+        chosen.clear();
+        let candidates = &worker.candidates;
         let chips = &mut worker.chips;
         let batch = &mut worker.batch;
         video.with_frame(buf, |fr| {
-            for c in &candidates {
+            for c in candidates.iter() {
                 let start = batch.len();
                 batch.resize(start + per, 0.0);
                 if chips
@@ -196,7 +209,9 @@ impl FaceEmbedder {
         for part in worker.batch.chunks(per * batch_size.max(1) as usize) {
             worker.embedder.embed(part, &mut worker.embeddings)?;
         }
-        let items: Vec<FaceEmbedding> = chosen
+        // The meta owns its Vec: the one allocation, on frames that carry embeddings.
+        let items: Vec<FaceEmbedding> = worker
+            .chosen
             .iter()
             .zip(&worker.embeddings)
             .map(|(&(track_id, quality), e)| FaceEmbedding {
@@ -370,6 +385,11 @@ impl BaseTransformImpl for FaceEmbedder {
                 scheduler: EmbedScheduler::default(),
                 batch: Vec::new(),
                 embeddings: Vec::new(),
+                faces: Vec::new(),
+                boxes: Vec::new(),
+                gone: Vec::new(),
+                candidates: Vec::new(),
+                chosen: Vec::new(),
             }),
             ..State::default()
         };

@@ -9,7 +9,7 @@ use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 
 use crate::detect::geometry::Face;
-use crate::face_meta;
+use crate::face_meta::{self, FaceRegion};
 use crate::track::tracker::{FrameTracks, Tracker, TrackerParams};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -31,6 +31,14 @@ struct State {
     /// reported on the next buffer.
     broken_off: FrameTracks,
     last_pts: Option<gst::ClockTime>,
+    /// Per-frame buffers, kept between frames (no allocation per frame): the regions read,
+    /// the detections handed to the tracker, its answer, and the ended and dropped ids
+    /// written on the buffer.
+    regions: Vec<FaceRegion>,
+    detections: Vec<Face>,
+    frame: FrameTracks,
+    ended: Vec<u64>,
+    dropped: Vec<u64>,
 }
 
 /// A gap in timestamps longer than this breaks motion continuity (a camera that froze
@@ -227,41 +235,45 @@ impl BaseTransformImpl for FaceTracker {
         }
         state.last_pts = buf.pts().or(state.last_pts);
         let (w, h) = state.size;
-        let FrameTracks {
-            mut ended,
-            mut dropped,
-            ..
-        } = std::mem::take(&mut state.broken_off);
-        let Some(tracker) = state.tracker.as_mut() else {
+        let st = &mut *state;
+        let Some(tracker) = st.tracker.as_mut() else {
             gst::element_imp_error!(self, gst::CoreError::Negotiation, ("tracker not started"));
             return Err(gst::FlowError::NotNegotiated);
         };
         tracker.set_params(params);
         // No detection meta: some other producer of `face` regions; every frame is detected.
-        let detected = face_meta::detection_ran(buf).unwrap_or(true);
-        let out = if detected {
-            let faces: Vec<Face> = face_meta::read_faces(buf)
-                .iter()
-                .map(|r| r.face())
-                .collect();
-            tracker.update(&faces)
+        if face_meta::detection_ran(buf).unwrap_or(true) {
+            face_meta::read_faces_into(buf, &mut st.regions);
+            st.detections.clear();
+            st.detections.extend(st.regions.iter().map(|r| r.face()));
+            tracker.update_into(&st.detections, &mut st.frame);
         } else {
-            tracker.predict()
-        };
+            tracker.predict_into(&mut st.frame);
+        }
         let active = tracker.len() as u32;
-        drop(state);
         face_meta::remove_faces(buf);
         let mut id = 0;
-        for t in &out.faces {
+        for t in &st.frame.faces {
             if face_meta::attach_tracked_face(buf, t, id, w, h) {
                 id += 1;
             }
         }
-        ended.extend(&out.ended);
-        dropped.extend(&out.dropped);
-        face_meta::mark_tracks(buf, &ended, &dropped, active);
-        if !ended.is_empty() {
-            gst::debug!(CAT, imp = self, "tracks ended: {:?}", ended);
+        // Tracks a break in the video ended go out first, with this frame's.
+        for (all, broken, now) in [
+            (&mut st.ended, &mut st.broken_off.ended, &st.frame.ended),
+            (
+                &mut st.dropped,
+                &mut st.broken_off.dropped,
+                &st.frame.dropped,
+            ),
+        ] {
+            all.clear();
+            all.append(broken);
+            all.extend_from_slice(now);
+        }
+        face_meta::mark_tracks(buf, &st.ended, &st.dropped, active);
+        if !st.ended.is_empty() {
+            gst::debug!(CAT, imp = self, "tracks ended: {:?}", st.ended);
         }
         Ok(gst::FlowSuccess::Ok)
     }

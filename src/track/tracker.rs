@@ -57,6 +57,23 @@ impl TrackState {
             TrackState::Untracked => "untracked",
         }
     }
+
+    /// The state named `name` (as [`TrackState::as_str`] writes it), if any.
+    pub fn parse(name: &str) -> Option<TrackState> {
+        [
+            TrackState::Tentative,
+            TrackState::New,
+            TrackState::Tracked,
+            TrackState::Untracked,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+
+    /// A confirmed track followed on this frame (`new` or `tracked`): a person in view.
+    pub fn is_confirmed(&self) -> bool {
+        matches!(self, TrackState::New | TrackState::Tracked)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -119,6 +136,7 @@ impl Track {
 pub struct Tracker {
     params: TrackerParams,
     tracks: Vec<Track>,
+    scratch: Scratch,
     next_id: u64,
     /// Frames seen so far (update + predict calls).
     frame: u64,
@@ -140,46 +158,94 @@ fn centre(b: &BBox) -> (f32, f32) {
     ((b.x1 + b.x2) / 2.0, (b.y1 + b.y2) / 2.0)
 }
 
+/// Working memory of one association, kept between frames (no allocation per frame).
+#[derive(Debug, Default)]
+struct Association {
+    /// (tier, score, track, detection); tier 0 by IoU, tier 1 by closeness.
+    pairs: Vec<(u8, f32, usize, usize)>,
+    used_t: Vec<usize>,
+    used_d: Vec<usize>,
+}
+
+/// A pair of boxes as association sees it: tier 0 with its IoU when they overlap by at
+/// least `min_iou`, else tier 1 with minus the centre distance when within the distance
+/// gate; `None` when they cannot be one face.
+fn pair_score(tb: &BBox, gap: u32, db: &BBox, min_iou: f32) -> Option<(u8, f32)> {
+    let iou = tb.iou(db);
+    if iou >= min_iou {
+        return Some((0, iou));
+    }
+    let size = tb.width().max(db.width()).max(1.0);
+    let ratio = db.width() / tb.width().max(1.0);
+    let ((tx, ty), (dx, dy)) = (centre(tb), centre(db));
+    let d = ((tx - dx).powi(2) + (ty - dy).powi(2)).sqrt() / size;
+    let gate = (DIST_GATE_PER_FRAME * gap as f32).min(DIST_GATE_MAX);
+    let vertical = (ty - dy).abs() / size;
+    let plausible = d <= gate && vertical <= VERTICAL_GATE && (2.0 / 3.0..=1.5).contains(&ratio);
+    plausible.then_some((1, -d))
+}
+
 /// Greedy assignment: pairs overlapping by at least `min_iou` first, by descending IoU; then
 /// the remaining pairs within the distance gate, nearest first. Each entry of `tracks` is
-/// (track index, predicted box, frames since last seen). Returns (track, detection) pairs.
+/// (track index, predicted box, frames since last seen). Appends (track, detection) pairs
+/// to `out`.
 fn associate(
     tracks: &[(usize, BBox, u32)],
     dets: &[(usize, BBox)],
     min_iou: f32,
-) -> Vec<(usize, usize)> {
-    // (tier, score) sorts best first: tier 0 by IoU, tier 1 by closeness.
-    let mut pairs: Vec<(u8, f32, usize, usize)> = Vec::new();
+    work: &mut Association,
+    out: &mut Vec<(usize, usize)>,
+) {
+    let Association {
+        pairs,
+        used_t,
+        used_d,
+    } = work;
+    pairs.clear();
+    used_t.clear();
+    used_d.clear();
     for (ti, tb, gap) in tracks {
         for (di, db) in dets {
-            let iou = tb.iou(db);
-            if iou >= min_iou {
-                pairs.push((0, iou, *ti, *di));
-                continue;
-            }
-            let size = tb.width().max(db.width()).max(1.0);
-            let ratio = db.width() / tb.width().max(1.0);
-            let ((tx, ty), (dx, dy)) = (centre(tb), centre(db));
-            let d = ((tx - dx).powi(2) + (ty - dy).powi(2)).sqrt() / size;
-            let gate = (DIST_GATE_PER_FRAME * *gap as f32).min(DIST_GATE_MAX);
-            let vertical = (ty - dy).abs() / size;
-            if d <= gate && vertical <= VERTICAL_GATE && (2.0 / 3.0..=1.5).contains(&ratio) {
-                pairs.push((1, -d, *ti, *di));
+            if let Some((tier, score)) = pair_score(tb, *gap, db, min_iou) {
+                pairs.push((tier, score, *ti, *di));
             }
         }
     }
-    pairs.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
-    let mut used_t = Vec::new();
-    let mut used_d = Vec::new();
-    let mut out = Vec::new();
-    for (_, _, t, d) in pairs {
+    // Unstable sort (no allocation) with ties broken in the order the pairs were made
+    // (track, then detection): the same order a stable sort gives.
+    pairs.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then(b.1.total_cmp(&a.1))
+            .then(a.2.cmp(&b.2))
+            .then(a.3.cmp(&b.3))
+    });
+    for &(_, _, t, d) in pairs.iter() {
         if !used_t.contains(&t) && !used_d.contains(&d) {
             used_t.push(t);
             used_d.push(d);
             out.push((t, d));
         }
     }
-    out
+}
+
+/// Per-frame working memory of [`Tracker::update`].
+#[derive(Debug, Default)]
+struct Scratch {
+    predicted: Vec<(usize, BBox, u32)>,
+    high: Vec<(usize, BBox)>,
+    low: Vec<(usize, BBox)>,
+    left: Vec<(usize, BBox, u32)>,
+    matches: Vec<(usize, usize)>,
+    det_taken: Vec<bool>,
+    association: Association,
+}
+
+impl FrameTracks {
+    fn clear(&mut self) {
+        self.faces.clear();
+        self.ended.clear();
+        self.dropped.clear();
+    }
 }
 
 impl Tracker {
@@ -187,6 +253,7 @@ impl Tracker {
         Tracker {
             params,
             tracks: Vec::new(),
+            scratch: Scratch::default(),
             next_id: 1,
             frame: 0,
         }
@@ -211,49 +278,79 @@ impl Tracker {
 
     /// A frame the detector ran on, with its detections (frame pixels).
     pub fn update(&mut self, dets: &[Face]) -> FrameTracks {
+        let mut out = FrameTracks::default();
+        self.update_into(dets, &mut out);
+        out
+    }
+
+    /// [`Tracker::update`] into `out` (cleared first): what the element calls per frame, so
+    /// that once its buffers have grown a frame allocates nothing.
+    pub fn update_into(&mut self, dets: &[Face], out: &mut FrameTracks) {
+        out.clear();
         self.frame += 1;
+        self.match_detections(dets);
+        self.continue_matched(dets, out);
+        self.end_unmatched(out);
+        self.start_tracks(dets, out);
+    }
+
+    /// Fills `scratch.matches` with (track index, detection index): confident detections
+    /// against every track, then weak ones against the confirmed tracks left unmatched.
+    fn match_detections(&mut self, dets: &[Face]) {
         let now = self.frame;
         let p = self.params;
-        let predicted: Vec<(usize, BBox, u32)> = self
-            .tracks
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let gap = (now - t.last_seen) as u32;
-                (i, t.motion.predicted(gap), gap)
-            })
-            .collect();
-        let high: Vec<(usize, BBox)> = dets
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| d.score >= p.high_score)
-            .map(|(i, d)| (i, d.bbox))
-            .collect();
-        let low: Vec<(usize, BBox)> = dets
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| d.score < p.high_score)
-            .map(|(i, d)| (i, d.bbox))
-            .collect();
-
+        let Scratch {
+            predicted,
+            high,
+            low,
+            left,
+            matches,
+            association,
+            ..
+        } = &mut self.scratch;
+        predicted.clear();
+        predicted.extend(self.tracks.iter().enumerate().map(|(i, t)| {
+            let gap = (now - t.last_seen) as u32;
+            (i, t.motion.predicted(gap), gap)
+        }));
+        high.clear();
+        low.clear();
+        for (i, d) in dets.iter().enumerate() {
+            let side = if d.score >= p.high_score {
+                &mut *high
+            } else {
+                &mut *low
+            };
+            side.push((i, d.bbox));
+        }
+        matches.clear();
         // Stage 1: confident detections against every track.
-        let mut matches = associate(&predicted, &high, p.iou_threshold);
+        associate(predicted, high, p.iou_threshold, association, matches);
         // Stage 2: weak detections only continue confirmed tracks left unmatched.
-        let left: Vec<(usize, BBox, u32)> = predicted
-            .iter()
-            .filter(|(t, _, _)| self.tracks[*t].confirmed && !matches.iter().any(|m| m.0 == *t))
-            .copied()
-            .collect();
-        matches.extend(associate(&left, &low, p.iou_threshold));
+        left.clear();
+        left.extend(
+            predicted.iter().copied().filter(|(t, _, _)| {
+                self.tracks[*t].confirmed && !matches.iter().any(|m| m.0 == *t)
+            }),
+        );
+        associate(left, low, p.iou_threshold, association, matches);
+    }
 
-        let mut out = FrameTracks::default();
-        let mut det_taken = vec![false; dets.len()];
+    /// Moves the matched tracks to their detections and reports them.
+    fn continue_matched(&mut self, dets: &[Face], out: &mut FrameTracks) {
+        let now = self.frame;
+        let min_hits = self.params.min_hits;
+        let Scratch {
+            matches, det_taken, ..
+        } = &mut self.scratch;
+        det_taken.clear();
+        det_taken.resize(dets.len(), false);
         for t in self.tracks.iter_mut() {
             t.visible = false;
         }
-        for (ti, di) in &matches {
-            let t = &mut self.tracks[*ti];
-            let d = &dets[*di];
+        for &(ti, di) in matches.iter() {
+            let t = &mut self.tracks[ti];
+            let d = &dets[di];
             t.motion.update(&d.bbox, (now - t.last_seen) as u32);
             t.last_seen = now;
             t.last_face = *d;
@@ -261,24 +358,28 @@ impl Tracker {
             t.visible = true;
             let state = if t.confirmed {
                 TrackState::Tracked
-            } else if t.hits >= p.min_hits {
+            } else if t.hits >= min_hits {
                 t.confirmed = true;
                 TrackState::New
             } else {
                 TrackState::Tentative
             };
-            det_taken[*di] = true;
+            det_taken[di] = true;
             out.faces.push(TrackedFace {
                 track_id: Some(t.id),
                 face: *d,
                 state,
                 predicted: false,
-                detection: Some(*di),
+                detection: Some(di),
             });
         }
+    }
 
-        // Unmatched tracks: tentative ones were probably spurious; confirmed ones age.
-        let max_age = p.max_age as u64;
+    /// Unmatched tracks: tentative ones were probably spurious (dropped); confirmed ones
+    /// age and end after `max_age` frames unseen.
+    fn end_unmatched(&mut self, out: &mut FrameTracks) {
+        let now = self.frame;
+        let max_age = self.params.max_age as u64;
         self.tracks.retain(|t| {
             if t.last_seen == now {
                 return true;
@@ -293,10 +394,14 @@ impl Tracker {
             }
             true
         });
+    }
 
-        // New tracks from confident leftovers; everything else is an untracked face.
+    /// New tracks from confident leftovers; every other leftover is an untracked face.
+    fn start_tracks(&mut self, dets: &[Face], out: &mut FrameTracks) {
+        let now = self.frame;
+        let p = self.params;
         for (i, d) in dets.iter().enumerate() {
-            if det_taken[i] {
+            if self.scratch.det_taken[i] {
                 continue;
             }
             let can_start = d.score >= p.high_score && self.tracks.len() < p.max_tracks;
@@ -313,14 +418,12 @@ impl Tracker {
                     last_face: *d,
                     visible: true,
                 });
-                (
-                    Some(id),
-                    if confirmed {
-                        TrackState::New
-                    } else {
-                        TrackState::Tentative
-                    },
-                )
+                let state = if confirmed {
+                    TrackState::New
+                } else {
+                    TrackState::Tentative
+                };
+                (Some(id), state)
             } else {
                 (None, TrackState::Untracked)
             };
@@ -332,16 +435,22 @@ impl Tracker {
                 detection: Some(i),
             });
         }
-        out
     }
 
     /// A frame the detector skipped: faces matched at the last detection frame are shown at
     /// their predicted positions.
     pub fn predict(&mut self) -> FrameTracks {
+        let mut out = FrameTracks::default();
+        self.predict_into(&mut out);
+        out
+    }
+
+    /// [`Tracker::predict`] into `out` (cleared first).
+    pub fn predict_into(&mut self, out: &mut FrameTracks) {
+        out.clear();
         self.frame += 1;
         let now = self.frame;
         let max_age = self.params.max_age as u64;
-        let mut out = FrameTracks::default();
         self.tracks.retain(|t| {
             if t.confirmed && now - t.last_seen > max_age {
                 out.ended.push(t.id);
@@ -362,7 +471,6 @@ impl Tracker {
                 detection: None,
             });
         }
-        out
     }
 
     /// Ends every track (end of stream, a break in the video): the confirmed ones in
