@@ -241,6 +241,11 @@ impl Gallery {
     /// Erases identities not seen since `now - retention`; returns how many.
     pub fn expire(&mut self, now: u64, retention: u64) -> usize {
         let cutoff = now.saturating_sub(retention);
+        // Nothing expires on almost every call (the counter calls this once a second):
+        // decide that without allocating.
+        if !self.identities.iter().any(|i| i.last_seen < cutoff) {
+            return 0;
+        }
         self.remove_where(|i| i.last_seen < cutoff)
     }
 
@@ -280,11 +285,6 @@ impl Gallery {
     /// Removes identities for which `pred` holds (called once per identity, in order) and
     /// their embeddings; rebuilds the flat storage.
     fn remove_where(&mut self, mut pred: impl FnMut(&Identity) -> bool) -> usize {
-        // Nothing to erase on almost every call (it runs once a second): decide that
-        // without allocating.
-        if !self.identities.iter().any(&mut pred) {
-            return 0;
-        }
         let keep: Vec<bool> = self.identities.iter().map(|i| !pred(i)).collect();
         let removed = keep.iter().filter(|k| !**k).count();
         let mut rows = Vec::with_capacity(self.rows.len());
