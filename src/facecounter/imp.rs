@@ -166,7 +166,7 @@ impl FaceCounter {
     }
 
     /// A warning from this element, to be posted once no lock is held.
-    fn warning(&self, error: gst::ResourceError, text: &str) -> gst::Message {
+    fn warning<E: gst::MessageErrorDomain>(&self, error: E, text: &str) -> gst::Message {
         gst::message::Warning::builder(error, text)
             .src(&*self.obj())
             .build()
@@ -697,11 +697,7 @@ impl BaseTransformImpl for FaceCounter {
             if !r.read.embeddings.is_empty() && !r.warned_embeddings {
                 r.warned_embeddings = true;
                 let text = "mode=tracks uses no embeddings: remove faceembedder (its embeddings are discarded here)";
-                posts.push(
-                    gst::message::Warning::builder(gst::StreamError::Format, text)
-                        .src(&*self.obj())
-                        .build(),
-                );
+                posts.push(self.warning(gst::StreamError::Format, text));
             }
         } else {
             for e in &r.read.embeddings {
