@@ -37,9 +37,20 @@ fn tmp(name: &str) -> PathBuf {
     p
 }
 
+/// The turn of one test of this binary: its camera, script and checks run alone, so each
+/// live pipeline has the machine's cores to itself (on 2 cores, two side by side ran late
+/// enough to stall an RTSP push now and then) and the binary ends sooner than in parallel.
+fn script_turn() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Runs `pipelines/<script>` with `env`; after `stop_after` (if it has not ended) sends
-/// SIGINT as an operator's Ctrl-C would. Returns the exit status success.
-fn run_script(script: &str, env: &[(&str, &Path)], stop_after: Duration) -> bool {
+/// SIGINT as an operator's Ctrl-C would. Returns the exit status success, or None when it
+/// had not stopped 30 s after SIGINT (it is killed then).
+fn run_script_once(script: &str, env: &[(&str, &Path)], stop_after: Duration) -> Option<bool> {
     let mut cmd =
         Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/").to_string() + script);
     cmd.env("GST_PLUGIN_PATH", common::plugin_dir())
@@ -50,38 +61,46 @@ fn run_script(script: &str, env: &[(&str, &Path)], stop_after: Duration) -> bool
     }
     let mut child = cmd.spawn().expect("script runs");
     let start = Instant::now();
-    loop {
+    while start.elapsed() <= stop_after {
         if let Some(status) = child.try_wait().unwrap() {
-            return status.success();
-        }
-        if start.elapsed() > stop_after {
-            Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .status()
-                .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                if let Some(status) = child.try_wait().unwrap() {
-                    return status.success();
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = child.kill();
-            // Known problem (in the issue note): gst-launch ending in rtspclientsink now and
-            // then never finishes its EOS after SIGINT. Its counts are flushed per line and
-            // its video is checked by the test, so only its clean stop is not asserted.
-            if script == "camera-to-rtsp-server.sh" {
-                eprintln!("{script}: did not stop 30 s after SIGINT; killed");
-                return true;
-            }
-            panic!("{script}: did not stop 30 s after SIGINT");
+            return Some(status.success());
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status.success());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait(); // reap it
+    None
+}
+
+/// [`run_script_once`], a hang after SIGINT failing the test.
+fn run_script(script: &str, env: &[(&str, &Path)], stop_after: Duration) -> bool {
+    match run_script_once(script, env, stop_after) {
+        Some(ok) => ok,
+        // Known problem (in the issue note): gst-launch ending in rtspclientsink now and
+        // then never finishes its EOS after SIGINT. Its counts are flushed per line and
+        // its video is checked by the test, so only its clean stop is not asserted.
+        None if script == "camera-to-rtsp-server.sh" => {
+            eprintln!("{script}: did not stop 30 s after SIGINT; killed");
+            true
+        }
+        None => panic!("{script}: did not stop 30 s after SIGINT"),
     }
 }
 
 #[test]
 fn camera_to_json_stops_cleanly_on_ctrl_c() {
+    let _turn = script_turn();
     // A 80 s "camera" stopped after 12 s: the counts so far, final line written.
     let clip = shared("media/synth/synth_returns.mp4");
     let camera = LoopbackCamera::serve(&[("cam", clip.as_path())]);
@@ -101,6 +120,7 @@ fn camera_to_json_stops_cleanly_on_ctrl_c() {
 
 #[test]
 fn two_cameras_share_one_site() {
+    let _turn = script_turn();
     let clip = shared("media/real/face-demographics-walking-and-pause.mp4");
     let camera = LoopbackCamera::serve(&[("a", clip.as_path()), ("b", clip.as_path())]);
     let (oa, ob) = (tmp("a.jsonl"), tmp("b.jsonl"));
@@ -108,16 +128,25 @@ fn two_cameras_share_one_site() {
         PathBuf::from(camera.url("a")),
         PathBuf::from(camera.url("b")),
     );
-    assert!(run_script(
-        "two-cameras-one-site.sh",
-        &[
-            ("CAMERA_A", &ua),
-            ("CAMERA_B", &ub),
-            ("COUNTS_A", &oa),
-            ("COUNTS_B", &ob)
-        ],
-        Duration::from_secs(60)
-    ));
+    let env = [
+        ("CAMERA_A", ua.as_path()),
+        ("CAMERA_B", ub.as_path()),
+        ("COUNTS_A", oa.as_path()),
+        ("COUNTS_B", ob.as_path()),
+    ];
+    // The 3 s clip ends the camera's stream (the script ends by itself in ~4 s). Known
+    // problem (in the issue note): on a loaded machine about one run in 15 never sees that
+    // end: rtspsrc times out, its EOS never reaches the sinks and gst-launch ignores
+    // SIGINT, while every footfall thread is idle (gdb). Such a run is reported and run
+    // again once; a second hang fails the test.
+    let ok = run_script_once("two-cameras-one-site.sh", &env, Duration::from_secs(20))
+        .or_else(|| {
+            eprintln!("two-cameras-one-site.sh: hung at the end of the camera stream; again");
+            let _ = (std::fs::remove_file(&oa), std::fs::remove_file(&ob));
+            run_script_once("two-cameras-one-site.sh", &env, Duration::from_secs(20))
+        })
+        .expect("two-cameras-one-site.sh: did not stop 30 s after SIGINT, twice");
+    assert!(ok);
     let (a, b) = (common::last_json_line(&oa), common::last_json_line(&ob));
     println!("two cameras: A {a}, B {b}");
     // The same 3 people pass both cameras: the site counts 3, not 6.
@@ -129,6 +158,7 @@ fn two_cameras_share_one_site() {
 
 #[test]
 fn camera_to_mqtt_publishes_counts_and_discovery() {
+    let _turn = script_turn();
     let clip = shared("media/synth/synth_returns.mp4");
     let camera = LoopbackCamera::serve(&[("cam", clip.as_path())]);
     let broker = common::mqtt::Broker::start("pipelines");
@@ -166,6 +196,7 @@ fn camera_to_mqtt_publishes_counts_and_discovery() {
 
 #[test]
 fn file_to_json_counts_a_recording() {
+    let _turn = script_turn();
     let out = tmp("file.jsonl");
     let input = shared("media/synth/synth_groups_lighting.mp4");
     assert!(run_script(
@@ -263,6 +294,7 @@ fn wait_for_port(port: u16, within: Duration) {
 
 #[test]
 fn camera_to_nvr_reserves_the_counted_video() {
+    let _turn = script_turn();
     common::init();
     let clip = shared("media/synth/synth_groups_lighting.mp4");
     let camera = LoopbackCamera::serve(&[("cam", clip.as_path())]);
@@ -302,6 +334,7 @@ fn camera_to_nvr_reserves_the_counted_video() {
 
 #[test]
 fn camera_to_rtsp_server_pushes_the_counted_video() {
+    let _turn = script_turn();
     use gst_rtsp_server::prelude::*;
     common::init();
     let clip = shared("media/synth/synth_groups_lighting.mp4");
