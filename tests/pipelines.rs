@@ -47,6 +47,32 @@ fn script_turn() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// What a test accepts from a script that has not stopped 30 s after SIGINT (it is killed).
+#[derive(Clone, Copy, PartialEq)]
+enum OnHang {
+    Fail,
+    /// Known problem (in the issue note): gst-launch ending in rtspclientsink now and then
+    /// never finishes its EOS after SIGINT. Its counts are flushed per line and its video
+    /// is checked by the test, so only its clean stop is not asserted.
+    Tolerate,
+    /// Known problem (in the issue note): now and then rtspsrc never sees a camera end its
+    /// stream (it times out, that EOS never reaches the sinks, gst-launch then ignores
+    /// SIGINT, every footfall thread idle in gdb). Such a run is run again once; a second
+    /// hang fails the test.
+    RunAgain,
+}
+
+/// Waits until `deadline` for `child` to end: its exit status success, None if still running.
+fn wait_until(child: &mut std::process::Child, deadline: Instant) -> Option<bool> {
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status.success());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
 /// Runs `pipelines/<script>` with `env`; after `stop_after` (if it has not ended) sends
 /// SIGINT as an operator's Ctrl-C would. Returns the exit status success, or None when it
 /// had not stopped 30 s after SIGINT (it is killed then).
@@ -60,41 +86,36 @@ fn run_script_once(script: &str, env: &[(&str, &Path)], stop_after: Duration) ->
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().expect("script runs");
-    let start = Instant::now();
-    while start.elapsed() <= stop_after {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status.success());
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    if let Some(ok) = wait_until(&mut child, Instant::now() + stop_after) {
+        return Some(ok);
     }
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status.success());
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    let ended = wait_until(&mut child, Instant::now() + Duration::from_secs(30));
+    if ended.is_none() {
+        let _ = child.kill();
+        let _ = child.wait(); // reap it
     }
-    let _ = child.kill();
-    let _ = child.wait(); // reap it
-    None
+    ended
 }
 
-/// [`run_script_once`], a hang after SIGINT failing the test.
-fn run_script(script: &str, env: &[(&str, &Path)], stop_after: Duration) -> bool {
-    match run_script_once(script, env, stop_after) {
-        Some(ok) => ok,
-        // Known problem (in the issue note): gst-launch ending in rtspclientsink now and
-        // then never finishes its EOS after SIGINT. Its counts are flushed per line and
-        // its video is checked by the test, so only its clean stop is not asserted.
-        None if script == "camera-to-rtsp-server.sh" => {
-            eprintln!("{script}: did not stop 30 s after SIGINT; killed");
-            true
+/// [`run_script_once`] with `on_hang` deciding what a hang after SIGINT means (a run again
+/// appends to the same counts files: the tests read their last line).
+fn run_script(script: &str, env: &[(&str, &Path)], stop_after: Duration, on_hang: OnHang) -> bool {
+    let mut tries = if on_hang == OnHang::RunAgain { 2 } else { 1 };
+    loop {
+        if let Some(ok) = run_script_once(script, env, stop_after) {
+            return ok;
         }
-        None => panic!("{script}: did not stop 30 s after SIGINT"),
+        eprintln!("{script}: did not stop 30 s after SIGINT; killed");
+        tries -= 1;
+        match on_hang {
+            OnHang::Tolerate => return true,
+            OnHang::RunAgain if tries > 0 => {}
+            _ => panic!("{script}: did not stop 30 s after SIGINT"),
+        }
     }
 }
 
@@ -109,7 +130,8 @@ fn camera_to_json_stops_cleanly_on_ctrl_c() {
     assert!(run_script(
         "camera-to-json.sh",
         &[("CAMERA_URL", &url), ("COUNTS_FILE", &out)],
-        Duration::from_secs(12)
+        Duration::from_secs(12),
+        OnHang::Fail
     ));
     let last = common::last_json_line(&out);
     println!("camera-to-json after 12 s: {last}");
@@ -134,19 +156,13 @@ fn two_cameras_share_one_site() {
         ("COUNTS_A", oa.as_path()),
         ("COUNTS_B", ob.as_path()),
     ];
-    // The 3 s clip ends the camera's stream (the script ends by itself in ~4 s). Known
-    // problem (in the issue note): on a loaded machine about one run in 15 never sees that
-    // end: rtspsrc times out, its EOS never reaches the sinks and gst-launch ignores
-    // SIGINT, while every footfall thread is idle (gdb). Such a run is reported and run
-    // again once; a second hang fails the test.
-    let ok = run_script_once("two-cameras-one-site.sh", &env, Duration::from_secs(20))
-        .or_else(|| {
-            eprintln!("two-cameras-one-site.sh: hung at the end of the camera stream; again");
-            let _ = (std::fs::remove_file(&oa), std::fs::remove_file(&ob));
-            run_script_once("two-cameras-one-site.sh", &env, Duration::from_secs(20))
-        })
-        .expect("two-cameras-one-site.sh: did not stop 30 s after SIGINT, twice");
-    assert!(ok);
+    // The 3 s clip ends the camera's stream: the script ends by itself in ~4 s.
+    assert!(run_script(
+        "two-cameras-one-site.sh",
+        &env,
+        Duration::from_secs(20),
+        OnHang::RunAgain
+    ));
     let (a, b) = (common::last_json_line(&oa), common::last_json_line(&ob));
     println!("two cameras: A {a}, B {b}");
     // The same 3 people pass both cameras: the site counts 3, not 6.
@@ -172,7 +188,8 @@ fn camera_to_mqtt_publishes_counts_and_discovery() {
             ("MQTT_URL", &mqtt),
             ("GALLERY", Path::new("door"))
         ],
-        Duration::from_secs(15)
+        Duration::from_secs(15),
+        OnHang::Fail
     ));
     let msgs = sub.wait_for(Duration::from_secs(10), |m| {
         m.iter()
@@ -202,7 +219,8 @@ fn file_to_json_counts_a_recording() {
     assert!(run_script(
         "file-to-json.sh",
         &[("INPUT", &input), ("COUNTS_FILE", &out)],
-        Duration::from_secs(300)
+        Duration::from_secs(300),
+        OnHang::Fail
     ));
     let last = common::last_json_line(&out);
     println!("file-to-json: {last}");
@@ -312,7 +330,12 @@ fn camera_to_nvr_reserves_the_counted_video() {
     ];
     let script = std::thread::spawn(move || {
         let env: Vec<(&str, &Path)> = env.iter().map(|(k, v)| (*k, v.as_path())).collect();
-        run_script("camera-to-nvr.sh", &env, Duration::from_secs(25))
+        run_script(
+            "camera-to-nvr.sh",
+            &env,
+            Duration::from_secs(25),
+            OnHang::Fail,
+        )
     });
     wait_for_port(port, Duration::from_secs(20));
     // An NVR's view: the re-served stream over RTSP, decoded.
@@ -391,7 +414,8 @@ fn camera_to_rtsp_server_pushes_the_counted_video() {
             ("PUSH_URL", &push),
             ("COUNTS_FILE", &out)
         ],
-        Duration::from_secs(20)
+        Duration::from_secs(20),
+        OnHang::Tolerate
     ));
     let frames = std::mem::take(&mut *received.lock().unwrap());
     assert_counts_drawn(
