@@ -3,13 +3,10 @@
 //! The science (preprocessing, detector decoding, NMS, geometry) lives in plain modules
 //! under [`detect`]; the element folders hold only the GStreamer glue.
 
-pub mod camera;
 pub mod count;
 pub mod countsoverlay;
 pub mod detect;
 pub mod embed;
-pub mod embedding_meta;
-pub mod face_meta;
 pub mod facecounter;
 mod facedetector;
 mod faceembedder;
@@ -17,19 +14,19 @@ pub mod faceredact;
 mod facetracker;
 mod filter_bin;
 mod footfallbin;
+pub mod meta;
+pub mod model_contract;
+pub mod model_element;
 pub mod models;
 pub mod onnx_runtime;
-pub mod pipeline_util;
 pub mod publish;
 pub mod redact;
-pub mod rtsp_relay;
-pub mod rtsp_server;
+pub mod registry;
 pub mod track;
 pub mod video_frame;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    face_meta::register_metas();
-    facecounter::register_meta();
+    meta::register();
     facedetector::register(plugin)?;
     facetracker::register(plugin)?;
     faceembedder::register(plugin)?;

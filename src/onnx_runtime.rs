@@ -6,15 +6,17 @@
 //! 2. the path compiled in by build.rs (what `scripts/setup.sh` recorded after installing
 //!    the `onnxruntime` wheel, or the meson option `ort-dylib`).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, TryLockError};
 use std::time::SystemTime;
 
 use ort::environment::Environment;
 use ort::ep::ExecutionProvider;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
+
+use crate::registry::WeakRegistry;
 
 /// Where inference runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -145,27 +147,80 @@ pub fn open_session(model: &Path, device: Device, threads: u32) -> Result<Sessio
     })
 }
 
-/// One ONNX Runtime session used by every element of the process that runs the same model
-/// file on the same device with the same thread count. A session holds the model's weights
-/// and its own memory arena, so one per camera would cost memory per stream for nothing;
-/// runs are short (milliseconds) and take turns through the mutex (`ort` runs need `&mut`).
+/// The sessions of one model in this process, used by every element that runs the same
+/// model file on the same device with the same thread count. A session holds its own copy
+/// of the weights and its own memory arena, so one per camera would cost memory per stream
+/// for nothing; but one session runs one inference at a time (`ort` runs need `&mut`), so a
+/// process with one session per model uses at most one core per model for inference,
+/// whatever the box. A small pool ([`sessions_per_model`]) lets cameras' runs overlap.
+pub struct SessionPool {
+    sessions: Vec<Mutex<Session>>,
+    /// Where the next run starts looking for a free session (round robin).
+    next: AtomicUsize,
+}
+
+/// A handle on a model's [`SessionPool`]; clones share the pool.
 #[derive(Clone)]
-pub struct SharedSession(Arc<Mutex<Session>>);
+pub struct SharedSession(Arc<SessionPool>);
 
 impl SharedSession {
-    /// The session, for one run; a run that panicked elsewhere does not poison it for good.
+    /// A session of the pool for one run: the first free one, else (all busy) the next in
+    /// turn, waited for. A run that panicked elsewhere does not poison it for good.
     pub fn lock(&self) -> MutexGuard<'_, Session> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        let pool = &self.0;
+        let n = pool.sessions.len();
+        let first = pool.next.fetch_add(1, Ordering::Relaxed) % n;
+        for k in 0..n {
+            match pool.sessions[(first + k) % n].try_lock() {
+                Ok(free) => return free,
+                Err(TryLockError::Poisoned(e)) => return e.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        pool.sessions[first]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether `self` and `other` are the same session (tests, logs).
+    /// How many sessions the pool holds.
+    pub fn sessions(&self) -> usize {
+        self.0.sessions.len()
+    }
+
+    /// Whether `self` and `other` are the same pool (tests, logs).
     pub fn same_as(&self, other: &SharedSession) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
 }
 
-/// What makes two loads the same session: the file (by canonical path, and by size and
-/// modification time, so a model replaced on disk is loaded afresh), device and threads.
+/// Sessions per model when `FOOTFALL_SESSIONS_PER_MODEL` is not set. Measured in
+/// BENCHMARKS.md ("Sessions per model"): on a 2-core machine, cameras per process in real
+/// time with 1 and 2 sessions.
+pub const DEFAULT_SESSIONS_PER_MODEL: usize = 1;
+/// The most sessions per model the environment setting may ask for.
+pub const MAX_SESSIONS_PER_MODEL: usize = 16;
+
+/// Sessions per model: `FOOTFALL_SESSIONS_PER_MODEL` (1..=16), else the default. Read
+/// when an element opens its model; a bad value is an error naming the setting.
+pub fn sessions_per_model() -> Result<usize, String> {
+    match std::env::var("FOOTFALL_SESSIONS_PER_MODEL") {
+        Err(_) => Ok(DEFAULT_SESSIONS_PER_MODEL),
+        Ok(v) => parse_sessions(&v),
+    }
+}
+
+fn parse_sessions(v: &str) -> Result<usize, String> {
+    match v.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_SESSIONS_PER_MODEL).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "FOOTFALL_SESSIONS_PER_MODEL={v:?}: expected a whole number from 1 to {MAX_SESSIONS_PER_MODEL}"
+        )),
+    }
+}
+
+/// What makes two loads the same pool: the file (by canonical path, and by size and
+/// modification time, so a model replaced on disk is loaded afresh), device, threads and
+/// the number of sessions.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct SessionKey {
     model: PathBuf,
@@ -173,14 +228,14 @@ struct SessionKey {
     modified: Option<SystemTime>,
     device: Device,
     threads: u32,
+    sessions: usize,
 }
 
-/// Live sessions by key; a session goes away with the last element holding it.
-static SESSIONS: LazyLock<Mutex<HashMap<SessionKey, Weak<Mutex<Session>>>>> =
-    LazyLock::new(Default::default);
+/// Live pools by key; a pool goes away with the last element holding it.
+static SESSIONS: WeakRegistry<SessionKey, SessionPool> = WeakRegistry::new();
 
-/// The process's session for `model` on `device` with `threads`, opened (and checked with
-/// `check`, which sees only freshly opened sessions) if no element holds one yet.
+/// The process's sessions of `model` on `device` with `threads`, opened (the first checked
+/// with `check`, which sees only freshly opened sessions) if no element holds them yet.
 pub fn shared_session(
     model: &Path,
     device: Device,
@@ -189,48 +244,43 @@ pub fn shared_session(
 ) -> Result<SharedSession, String> {
     let meta = std::fs::metadata(model)
         .map_err(|e| format!("model file '{}' not found: {e}", model.display()))?;
+    let sessions = sessions_per_model()?;
     let key = SessionKey {
         model: std::fs::canonicalize(model).unwrap_or_else(|_| model.to_path_buf()),
         len: meta.len(),
         modified: meta.modified().ok(),
         device,
         threads,
+        sessions,
     };
-    // Held while opening, so elements starting together open the model once.
-    let mut sessions = SESSIONS.lock().unwrap_or_else(|e| e.into_inner());
-    sessions.retain(|_, s| s.strong_count() > 0);
-    if let Some(live) = sessions.get(&key).and_then(Weak::upgrade) {
-        return Ok(SharedSession(live));
-    }
-    let session = open_session(model, device, threads)?;
-    check(&session)?;
-    let shared = Arc::new(Mutex::new(session));
-    sessions.insert(key, Arc::downgrade(&shared));
-    Ok(SharedSession(shared))
-}
-
-/// What an element does when it starts (READY→PAUSED): parse its `device` property, load the
-/// runtime, resolve its model file and open it with `load`. Every failure becomes the
-/// element error that fails the state change, with the reason as its message.
-pub fn load_for_element<T>(
-    model_property: Option<&str>,
-    default_file: &str,
-    device: &str,
-    load: impl FnOnce(&Path, Device) -> Result<T, String>,
-) -> Result<(T, PathBuf, Device), gst::ErrorMessage> {
-    let device = Device::parse(device)
-        .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
-    ensure_loaded().map_err(|e| gst::error_msg!(gst::LibraryError::Init, ("{}", e)))?;
-    let model = crate::models::resolve(model_property, default_file)
-        .map_err(|e| gst::error_msg!(gst::ResourceError::NotFound, ("{}", e)))?;
-    let loaded = load(&model, device)
-        .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
-    Ok((loaded, model, device))
+    let pool = SESSIONS.get_or_open(key, || {
+        let first = open_session(model, device, threads)?;
+        check(&first)?;
+        let mut all = vec![Mutex::new(first)];
+        for _ in 1..sessions {
+            all.push(Mutex::new(open_session(model, device, threads)?));
+        }
+        Ok::<_, String>(SessionPool {
+            sessions: all,
+            next: AtomicUsize::new(0),
+        })
+    })?;
+    Ok(SharedSession(pool))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sessions_per_model_setting() {
+        assert_eq!(parse_sessions("2"), Ok(2));
+        assert_eq!(parse_sessions(" 1 "), Ok(1));
+        for bad in ["0", "17", "two", "", "-1"] {
+            let e = parse_sessions(bad).unwrap_err();
+            assert!(e.contains("FOOTFALL_SESSIONS_PER_MODEL"), "{e}");
+        }
+    }
 
     #[test]
     fn device_parsing() {

@@ -44,36 +44,6 @@ pub fn filter_templates(caps: &gst::Caps) -> Vec<gst::PadTemplate> {
     .collect()
 }
 
-/// The `model`, `device` and `threads` properties of an element running an ONNX model;
-/// `model_blurb` says which model and where its default comes from.
-pub fn model_properties(
-    model_blurb: &'static str,
-    default_threads: u32,
-) -> Vec<gst::glib::ParamSpec> {
-    use gst::glib;
-    use gst::prelude::*;
-    vec![
-        glib::ParamSpecString::builder("model")
-            .nick("Model")
-            .blurb(model_blurb)
-            .mutable_ready()
-            .build(),
-        glib::ParamSpecString::builder("device")
-            .nick("Device")
-            .blurb("Inference device: cpu, or cuda (needs an ONNX Runtime built with CUDA)")
-            .default_value(Some("cpu"))
-            .mutable_ready()
-            .build(),
-        glib::ParamSpecUInt::builder("threads")
-            .nick("Threads")
-            .blurb("ONNX Runtime intra-op threads (0 = one per core)")
-            .maximum(256)
-            .default_value(default_threads)
-            .mutable_ready()
-            .build(),
-    ]
-}
-
 /// What the science modules need to know about negotiated video.
 #[derive(Debug, Clone)]
 pub struct VideoLayout {

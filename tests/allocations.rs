@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
-use gstfootfall::face_meta;
+use gstfootfall::meta;
 
 struct Counting;
 
@@ -104,7 +104,7 @@ fn watch(pipeline: &gst::Pipeline, element: &'static str) -> PerFrame {
             TRACING.with(|t| t.set(false));
             let detected = info
                 .buffer()
-                .and_then(|b| face_meta::detection_ran(b))
+                .and_then(|b| meta::detection::detection_ran(b))
                 .unwrap_or(false);
             let mut log = log.lock().unwrap();
             if log.len() < log.capacity() {

@@ -1,16 +1,14 @@
 //! `facecounter` on the shared clips: counts from the JSON lines and the bus against the
-//! truth files, staff exclusion with a gallery enrolled from photos, two counters sharing a
-//! gallery, embeddings stripped, and bad input.
+//! truth files, two counters sharing a gallery, embeddings stripped, and bad input. Staff
+//! exclusion, which needs `footfall enroll`, is tested in app/tests/staff_enrolment.rs.
 
 mod common;
 
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use common::shared;
+use common::play_to_eos;
 use gst::prelude::*;
-use gstfootfall::embedding_meta::EmbeddingMeta;
-use gstfootfall::pipeline_util::play_to_eos;
+use gstfootfall::meta::embeddings::EmbeddingMeta;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 struct Final {
@@ -55,8 +53,7 @@ fn count(clip: &str, props: &str) -> Final {
     // (and per setting: two tests may count one clip at the same time)
     let gallery = format!("{clip} {props}").replace(['/', ' ', '=', '.'], "_");
     let json = fresh_json(&gallery);
-    let pipeline =
-        gstfootfall::pipeline_util::launch(&chain_desc(clip, &gallery, &json, props)).unwrap();
+    let pipeline = common::launch(&chain_desc(clip, &gallery, &json, props)).unwrap();
     let leaked = Arc::new(Mutex::new(0usize));
     let l2 = leaked.clone();
     let sink = pipeline.by_name("sink").unwrap();
@@ -66,7 +63,7 @@ fn count(clip: &str, props: &str) -> Final {
             if let Some(b) = info.buffer() {
                 *l2.lock().unwrap() += EmbeddingMeta::read(b).len();
                 assert!(
-                    gstfootfall::facecounter::read_counts(b).is_some(),
+                    gstfootfall::meta::counts::Counts::read(b).is_some(),
                     "counts meta on every buffer"
                 );
             }
@@ -221,39 +218,6 @@ fn tracks_mode_refuses_a_staff_gallery_and_warns_about_an_embedder() {
 }
 
 #[test]
-fn staff_are_never_counted() {
-    let staff = tmp("staff.json");
-    let _ = std::fs::remove_file(&staff);
-    let photos: Vec<String> = std::fs::read_dir(shared("models/eval/angelina_jolie"))
-        .unwrap()
-        .map(|e| e.unwrap().path().display().to_string())
-        .collect();
-    let out = Command::new(env!("CARGO_BIN_EXE_footfall"))
-        .args([
-            "enroll",
-            "--out",
-            staff.to_str().unwrap(),
-            "--label",
-            "staff-1",
-        ])
-        .args(&photos)
-        .env("FOOTFALL_MODELS_DIR", shared("models"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // synth_staff truth: 7 visitors without staff, 12 customer visits, staff seen 9 times.
-    let f = count(
-        "synth/synth_staff",
-        &format!("staff-gallery={}", staff.display()),
-    );
-    assert_eq!((f.unique, f.visits, f.staff), (7, 12, 9));
-}
-
-#[test]
 fn real_clips_against_truth() {
     for (clip, truth) in [
         ("real/head-pose-face-detection-male", 1),
@@ -400,7 +364,7 @@ fn counter_pipeline(
 ) -> (gst::Pipeline, std::path::PathBuf) {
     common::init();
     let json = fresh_json(name);
-    let p = gstfootfall::pipeline_util::launch(&chain_desc(clip, gallery, &json, props)).unwrap();
+    let p = common::launch(&chain_desc(clip, gallery, &json, props)).unwrap();
     (p, json)
 }
 

@@ -4,7 +4,6 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use common::{run_pipeline, shared};
 use gst::prelude::*;
@@ -124,11 +123,7 @@ fn unsupported_caps_do_not_negotiate() {
         .unwrap()
         .link_full(&det.static_pad("sink").unwrap(), gst::PadLinkCheck::empty())
         .unwrap();
-    let err = gstfootfall::pipeline_util::play_to_eos(
-        &pipeline,
-        Some(std::time::Duration::from_secs(30)),
-    )
-    .unwrap_err();
+    let err = common::play_to_eos(&pipeline, Some(std::time::Duration::from_secs(30))).unwrap_err();
     pipeline.set_state(gst::State::Null).unwrap();
     assert!(err.contains("not-negotiated"), "{err}");
     // Linked directly, gst-launch refuses the link and says why.
@@ -160,30 +155,6 @@ fn tiny_and_odd_frames_work() {
         assert!(run.error.is_none(), "{w}x{h} {fmt}: {:?}", run.error);
         assert_eq!(run.frames.len(), 3, "{w}x{h} {fmt}");
     }
-}
-
-#[test]
-fn missing_onnx_runtime_library_is_a_clear_error() {
-    // A fresh process, since the runtime is loaded once per process.
-    let out = Command::new(env!("CARGO_BIN_EXE_footfall"))
-        .args([
-            "detect",
-            shared("media/real/head-pose-face-detection-female.mp4")
-                .to_str()
-                .unwrap(),
-        ])
-        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so.1.31.1")
-        .env("FOOTFALL_MODELS_DIR", shared("models"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        stderr.contains("/nonexistent/libonnxruntime.so.1.31.1")
-            && stderr.contains("ORT_DYLIB_PATH")
-            && stderr.contains("onnxruntime==1.31.1"),
-        "{stderr}"
-    );
 }
 
 /// The mosaic of 200 faces, written once per test process.

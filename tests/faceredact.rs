@@ -223,8 +223,8 @@ fn opencv_residuals(encoded: &Path, redacted: &Redacted) -> (usize, usize) {
          ! facedetect display=false ! fakesink sync=false",
         encoded.display()
     );
-    let p = gstfootfall::pipeline_util::launch(&desc)
-        .unwrap_or_else(|e| panic!("{e} (is gstreamer1.0-opencv installed?)"));
+    let p =
+        common::launch(&desc).unwrap_or_else(|e| panic!("{e} (is gstreamer1.0-opencv installed?)"));
     let bus = p.bus().unwrap();
     p.set_state(gst::State::Playing).unwrap();
     let (mut frames_inside, mut elsewhere) = (0, 0);

@@ -5,7 +5,7 @@
 mod common;
 
 use gstfootfall::detect::geometry::{BBox, Face};
-use gstfootfall::face_meta;
+use gstfootfall::meta;
 
 const FRAME: u64 = 66_666_667;
 
@@ -24,15 +24,15 @@ fn push(h: &mut gst_check::Harness, pts: u64, x: f32) -> (Vec<u64>, Vec<u64>) {
     {
         let b = buf.get_mut().unwrap();
         b.set_pts(gst::ClockTime::from_nseconds(pts));
-        face_meta::mark_detection(b, true, pts / FRAME);
-        face_meta::attach_face(b, &face_at(x), 0, 320, 240);
+        meta::detection::mark_detection(b, true, pts / FRAME);
+        meta::faces::attach_face(b, &face_at(x), 0, 320, 240);
     }
     let out = h.push_and_pull(buf).unwrap();
-    let ids = face_meta::read_faces(&out)
+    let ids = meta::faces::read_faces(&out)
         .iter()
         .filter_map(|f| f.track_id)
         .collect();
-    (ids, face_meta::ended_tracks(&out))
+    (ids, meta::tracks::ended_tracks(&out))
 }
 
 fn harness() -> gst_check::Harness {

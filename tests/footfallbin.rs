@@ -3,9 +3,9 @@
 
 mod common;
 
+use common::play_to_eos;
 use common::shared;
 use gst::prelude::*;
-use gstfootfall::pipeline_util::play_to_eos;
 
 #[test]
 fn one_element_after_the_decoder_counts_like_the_chain() {

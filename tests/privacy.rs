@@ -17,8 +17,8 @@ use std::time::Duration;
 use common::leaks::{Secrets, PIXELS, RUN};
 use common::mqtt::Broker;
 use gst::prelude::*;
-use gstfootfall::embedding_meta::EmbeddingMeta;
-use gstfootfall::face_meta;
+use gstfootfall::meta;
+use gstfootfall::meta::embeddings::EmbeddingMeta;
 
 const CHILD_DIR: &str = "FOOTFALL_PRIVACY_DIR";
 const CHILD_MQTT: &str = "FOOTFALL_PRIVACY_MQTT";
@@ -256,7 +256,7 @@ fn sample_face_rows(buf: &gst::BufferRef, caps: &gst::CapsRef, out: &mut Vec<u8>
     let Ok(map) = buf.map_readable() else { return };
     let stride = info.stride()[0] as usize;
     let mut rects = Vec::new();
-    face_meta::face_rects(buf, &mut rects);
+    meta::faces::face_rects(buf, &mut rects);
     for (x, y, w, h) in rects {
         if w < 16 {
             continue;

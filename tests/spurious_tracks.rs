@@ -7,9 +7,9 @@ mod common;
 
 use gst::prelude::*;
 use gstfootfall::detect::geometry::{BBox, Face};
-use gstfootfall::embedding_meta::{EmbeddingMeta, FaceEmbedding};
-use gstfootfall::face_meta;
-use gstfootfall::facecounter::read_counts;
+use gstfootfall::meta;
+use gstfootfall::meta::counts::Counts;
+use gstfootfall::meta::embeddings::{EmbeddingMeta, FaceEmbedding};
 
 const FRAME: u64 = 66_666_667;
 const W: u32 = 640;
@@ -37,7 +37,7 @@ fn harness(factory: &str) -> gst_check::Harness {
 
 /// What `faceembedder` does for every tracked face, tentative ones included: one view each.
 fn embed_every_face(buf: &mut gst::BufferRef, frame: u64) {
-    let items: Vec<FaceEmbedding> = face_meta::read_faces(buf)
+    let items: Vec<FaceEmbedding> = meta::faces::read_faces(buf)
         .iter()
         .filter_map(|f| f.track_id)
         .map(|track_id| {
@@ -71,22 +71,22 @@ fn thousands_of_spurious_tracks_keep_the_counter_bounded_and_count_nobody() {
         {
             let b = buf.get_mut().unwrap();
             b.set_pts(gst::ClockTime::from_nseconds(frame * FRAME));
-            face_meta::mark_detection(b, true, frame);
+            meta::detection::mark_detection(b, true, frame);
             // Every 5th face lingers a second frame (a two-frame track), the rest flash once.
             let f = if frame % 5 == 1 { frame - 1 } else { frame };
-            face_meta::attach_face(b, &spurious_face(f), 0, W, H);
+            meta::faces::attach_face(b, &spurious_face(f), 0, W, H);
         }
         let mut out = tracker.push_and_pull(buf).unwrap();
-        dropped.extend(face_meta::dropped_tracks(&out));
+        dropped.extend(meta::tracks::dropped_tracks(&out));
         assert!(
-            face_meta::ended_tracks(&out).is_empty(),
+            meta::tracks::ended_tracks(&out).is_empty(),
             "no track confirmed"
         );
         embed_every_face(out.make_mut(), frame);
         let counted = counter.push_and_pull(out).unwrap();
         let open: u32 = counter.element().unwrap().property("open-tracks");
         most_open = most_open.max(open);
-        last = read_counts(&counted);
+        last = Counts::read(&counted);
     }
     let mut unique = dropped.clone();
     unique.sort_unstable();
@@ -106,7 +106,11 @@ fn thousands_of_spurious_tracks_keep_the_counter_bounded_and_count_nobody() {
         most_open <= 4,
         "counter state grows: {most_open} open tracks"
     );
-    let (unique_visitors, visits, ..) = last.expect("counts on every buffer");
+    let Counts {
+        unique_visitors,
+        visits,
+        ..
+    } = last.expect("counts on every buffer");
     assert_eq!((unique_visitors, visits), (0, 0), "no spurious visit");
     // End of stream decides whatever is left: still nobody.
     assert!(counter.push_event(gst::event::Eos::new()));

@@ -3,8 +3,7 @@
 //! counted once. Held weakly: when the last element using a site stops, its identities are
 //! dropped with it (nothing outlives the pipeline unless persisted on purpose).
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use std::path::{Path, PathBuf};
@@ -12,6 +11,7 @@ use std::path::{Path, PathBuf};
 use super::gallery::Gallery;
 use super::persist::{self, Record};
 use super::visits::Counts;
+use crate::registry::WeakRegistry;
 
 /// The site clock starts here rather than at 0, so identities loaded from a gallery file,
 /// last seen before this process started, still have a place on it (400 days).
@@ -105,31 +105,27 @@ impl Site {
     }
 }
 
-static SITES: LazyLock<Mutex<HashMap<String, Weak<Mutex<Site>>>>> = LazyLock::new(Default::default);
+static SITES: WeakRegistry<String, Mutex<Site>> = WeakRegistry::new();
 
 /// The site named `name`, created (empty, window starting now) if no element holds it.
 pub fn site(name: &str) -> Arc<Mutex<Site>> {
-    let mut sites = SITES.lock().unwrap();
-    if let Some(s) = sites.get(name).and_then(Weak::upgrade) {
-        return s;
-    }
-    let s = Arc::new(Mutex::new(Site {
-        gallery: Gallery::new(),
-        counts: Counts::default(),
-        window_start: wall_now(),
-        opened: Instant::now(),
-        file: None,
-        saved: None,
-    }));
-    sites.insert(name.to_string(), Arc::downgrade(&s));
-    sites.retain(|_, w| w.strong_count() > 0);
-    s
+    let Ok(site) = SITES.get_or_open(name.to_string(), || {
+        Ok::<_, std::convert::Infallible>(Mutex::new(Site {
+            gallery: Gallery::new(),
+            counts: Counts::default(),
+            window_start: wall_now(),
+            opened: Instant::now(),
+            file: None,
+            saved: None,
+        }))
+    });
+    site
 }
 
 /// How many identities the site `name` holds in memory now; `None` when no element holds
 /// the site (then nothing of it is kept). For operators' checks and the retention tests.
 pub fn identity_count(name: &str) -> Option<usize> {
-    let site = SITES.lock().unwrap().get(name).and_then(Weak::upgrade)?;
+    let site = SITES.get(name)?;
     let n = site.lock().unwrap().gallery.len();
     Some(n)
 }

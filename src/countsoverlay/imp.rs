@@ -2,6 +2,8 @@ use std::sync::{LazyLock, Mutex};
 
 use gst::glib;
 use gst::prelude::*;
+
+use crate::meta::counts::Counts;
 use gst::subclass::prelude::*;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -49,11 +51,9 @@ impl CountsOverlay {
         // The text follows each buffer's counts; set before the buffer is drawn, and only
         // when they change (a new text makes textoverlay lay it out again).
         let t = text.downgrade();
-        let shown: Mutex<Option<super::Counts>> = Mutex::new(None);
+        let shown: Mutex<Option<Counts>> = Mutex::new(None);
         video_sink.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-            let counts = info
-                .buffer()
-                .and_then(|b| crate::facecounter::read_counts(b));
+            let counts = info.buffer().and_then(|b| Counts::read(b));
             let mut shown = shown.lock().unwrap();
             if let (Some(text), Some(c)) = (t.upgrade(), counts.filter(|c| *shown != Some(*c))) {
                 text.set_property("text", super::counts_text(c));

@@ -5,6 +5,8 @@
 use gst::glib;
 use gst::prelude::*;
 
+use crate::meta::counts::Counts;
+
 mod imp;
 
 glib::wrapper! {
@@ -22,13 +24,10 @@ pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     )
 }
 
-/// Counts as `facecounter`'s meta carries them: unique, visits, returning, staff, in view.
-pub type Counts = (u32, u32, u32, u32, u32);
-
 /// The text drawn for `counts`.
-pub fn counts_text(counts: Counts) -> String {
-    let (unique, visits, returning, _staff, in_view) = counts;
+pub fn counts_text(c: Counts) -> String {
     format!(
-        "unique visitors {unique}   visits {visits}   returning {returning}   in view {in_view}"
+        "unique visitors {}   visits {}   returning {}   in view {}",
+        c.unique_visitors, c.visits, c.returning_visits, c.in_view
     )
 }

@@ -251,93 +251,145 @@ impl Preprocessor {
         if w == 0 || h == 0 {
             return Err(PreprocessError::Empty(w, h));
         }
+        let mut out = self.planar_tensor(lb, tensor);
+        match frame.layout {
+            PixelLayout::Rgb | PixelLayout::Bgr => self.packed3(frame, lb, &mut out),
+            PixelLayout::Rgbx | PixelLayout::Bgrx => self.packed4(frame, lb, &mut out),
+            PixelLayout::I420 | PixelLayout::Nv12 => self.yuv(frame, lb, &mut out),
+        }
+    }
+
+    /// The tensor sized for `lb`, as three planes to fill in raster order. The padding right
+    /// of and below the scaled image stays zero between frames of one geometry written into
+    /// the same buffer, so only a new geometry or buffer pays for zeroing the whole tensor.
+    fn planar_tensor<'t>(&mut self, lb: &Letterbox, tensor: &'t mut Vec<f32>) -> PlanarBgr<'t> {
         let (sw, sh) = (lb.scaled_w, lb.scaled_h);
         let (tw, th) = (lb.tensor_w as usize, lb.tensor_h as usize);
         let plane = tw * th;
-        // The padding right of and below the scaled image stays zero between frames of one
-        // geometry written into the same buffer, so only a new geometry or buffer pays for
-        // zeroing the whole tensor.
         let geometry = (sw, sh, tw, th, tensor.as_ptr() as usize);
         if tensor.len() != 3 * plane || self.geometry != Some(geometry) {
             tensor.clear();
             tensor.resize(3 * plane, 0.0);
             self.geometry = Some((sw, sh, tw, th, tensor.as_ptr() as usize));
         }
-        let (b_plane, rest) = tensor.split_at_mut(plane);
-        let (g_plane, r_plane) = rest.split_at_mut(plane);
-        // Pixels arrive in raster order of the scaled image; `x`/`row` walk it without a
-        // division per pixel.
-        let (mut x, mut row) = (0usize, 0usize);
-        let mut put = |bgr: [f32; 3]| {
-            let i = row + x;
-            b_plane[i] = bgr[0];
-            g_plane[i] = bgr[1];
-            r_plane[i] = bgr[2];
-            x += 1;
-            if x == sw as usize {
-                x = 0;
-                row += tw;
-            }
-        };
+        let (b, rest) = tensor.split_at_mut(plane);
+        let (g, r) = rest.split_at_mut(plane);
+        PlanarBgr {
+            b,
+            g,
+            r,
+            x: 0,
+            row: 0,
+            width: sw as usize,
+            stride: tw,
+        }
+    }
+
+    /// RGB or BGR, 3 bytes a pixel.
+    fn packed3(
+        &mut self,
+        frame: &FrameRef,
+        lb: &Letterbox,
+        out: &mut PlanarBgr,
+    ) -> Result<(), PreprocessError> {
+        let src = StridedView::<U8x3>::new(0, &frame.planes[0], frame.width, frame.height)?;
+        let dst = sized(&mut self.scratch.c3, lb.scaled_w, lb.scaled_h);
+        Self::resize(&mut self.resizer, &self.options, &src, dst)?;
+        let swap = frame.layout == PixelLayout::Rgb;
+        for p in dst.pixels() {
+            let [a, b, c] = p.0;
+            out.put((if swap { [c, b, a] } else { [a, b, c] }).map(f32::from));
+        }
+        Ok(())
+    }
+
+    /// RGBx, BGRx (and RGBA, BGRA, alpha ignored), 4 bytes a pixel.
+    fn packed4(
+        &mut self,
+        frame: &FrameRef,
+        lb: &Letterbox,
+        out: &mut PlanarBgr,
+    ) -> Result<(), PreprocessError> {
+        let src = StridedView::<U8x4>::new(0, &frame.planes[0], frame.width, frame.height)?;
+        let dst = sized(&mut self.scratch.c4, lb.scaled_w, lb.scaled_h);
+        Self::resize(&mut self.resizer, &self.options, &src, dst)?;
+        let swap = frame.layout == PixelLayout::Rgbx;
+        for p in dst.pixels() {
+            let [a, b, c, _] = p.0;
+            out.put((if swap { [c, b, a] } else { [a, b, c] }).map(f32::from));
+        }
+        Ok(())
+    }
+
+    /// I420 or NV12: each plane resized straight from the mapped frame, then only the small
+    /// result converted to BGR.
+    fn yuv(
+        &mut self,
+        frame: &FrameRef,
+        lb: &Letterbox,
+        out: &mut PlanarBgr,
+    ) -> Result<(), PreprocessError> {
+        let (w, h) = (frame.width, frame.height);
+        let (sw, sh) = (lb.scaled_w, lb.scaled_h);
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
         let (rz, opt, sc) = (&mut self.resizer, &self.options, &mut self.scratch);
-        match frame.layout {
-            PixelLayout::Rgb | PixelLayout::Bgr => {
-                let src = StridedView::<U8x3>::new(0, &frame.planes[0], w, h)?;
-                let dst = sized(&mut sc.c3, sw, sh);
-                Self::resize(rz, opt, &src, dst)?;
-                let swap = frame.layout == PixelLayout::Rgb;
-                for p in dst.pixels() {
-                    let [a, b, c] = p.0;
-                    let bgr = if swap { [c, b, a] } else { [a, b, c] };
-                    put(bgr.map(f32::from));
-                }
+        let src_y = StridedView::<U8>::new(0, &frame.planes[0], w, h)?;
+        let y = sized(&mut sc.c1, sw, sh);
+        Self::resize(rz, opt, &src_y, y)?;
+        let to_rgb = YuvToRgb::new(frame.yuv);
+        let bgr = |y: u8, u: u8, v: u8| {
+            let [r, g, b] = to_rgb.apply(y, u, v);
+            [b, g, r]
+        };
+        if frame.layout == PixelLayout::I420 {
+            let src_u = StridedView::<U8>::new(1, &frame.planes[1], cw, ch)?;
+            let src_v = StridedView::<U8>::new(2, &frame.planes[2], cw, ch)?;
+            let u = sized(&mut sc.c1b, sw, sh);
+            Self::resize(rz, opt, &src_u, u)?;
+            let v = sized(&mut sc.c1c, sw, sh);
+            Self::resize(rz, opt, &src_v, v)?;
+            let (u, v) = (sc.c1b.as_ref().unwrap(), sc.c1c.as_ref().unwrap());
+            let ys = sc.c1.as_ref().unwrap().pixels();
+            for ((yy, uu), vv) in ys.iter().zip(u.pixels()).zip(v.pixels()) {
+                out.put(bgr(yy.0, uu.0, vv.0));
             }
-            PixelLayout::Rgbx | PixelLayout::Bgrx => {
-                let src = StridedView::<U8x4>::new(0, &frame.planes[0], w, h)?;
-                let dst = sized(&mut sc.c4, sw, sh);
-                Self::resize(rz, opt, &src, dst)?;
-                let swap = frame.layout == PixelLayout::Rgbx;
-                for p in dst.pixels() {
-                    let [a, b, c, _] = p.0;
-                    let bgr = if swap { [c, b, a] } else { [a, b, c] };
-                    put(bgr.map(f32::from));
-                }
-            }
-            PixelLayout::I420 | PixelLayout::Nv12 => {
-                let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-                let src_y = StridedView::<U8>::new(0, &frame.planes[0], w, h)?;
-                let y = sized(&mut sc.c1, sw, sh);
-                Self::resize(rz, opt, &src_y, y)?;
-                let to_rgb = YuvToRgb::new(frame.yuv);
-                let bgr = |y: u8, u: u8, v: u8| {
-                    let [r, g, b] = to_rgb.apply(y, u, v);
-                    [b, g, r]
-                };
-                if frame.layout == PixelLayout::I420 {
-                    let src_u = StridedView::<U8>::new(1, &frame.planes[1], cw, ch)?;
-                    let src_v = StridedView::<U8>::new(2, &frame.planes[2], cw, ch)?;
-                    let u = sized(&mut sc.c1b, sw, sh);
-                    Self::resize(rz, opt, &src_u, u)?;
-                    let v = sized(&mut sc.c1c, sw, sh);
-                    Self::resize(rz, opt, &src_v, v)?;
-                    let (u, v) = (sc.c1b.as_ref().unwrap(), sc.c1c.as_ref().unwrap());
-                    let ys = sc.c1.as_ref().unwrap().pixels();
-                    for ((yy, uu), vv) in ys.iter().zip(u.pixels()).zip(v.pixels()) {
-                        put(bgr(yy.0, uu.0, vv.0));
-                    }
-                } else {
-                    let src_uv = StridedView::<U8x2>::new(1, &frame.planes[1], cw, ch)?;
-                    let uv = sized(&mut sc.c2, sw, sh);
-                    Self::resize(rz, opt, &src_uv, uv)?;
-                    let ys = sc.c1.as_ref().unwrap().pixels();
-                    for (yy, uv) in ys.iter().zip(sc.c2.as_ref().unwrap().pixels()) {
-                        let [uu, vv] = uv.0;
-                        put(bgr(yy.0, uu, vv));
-                    }
-                }
+        } else {
+            let src_uv = StridedView::<U8x2>::new(1, &frame.planes[1], cw, ch)?;
+            let uv = sized(&mut sc.c2, sw, sh);
+            Self::resize(rz, opt, &src_uv, uv)?;
+            let ys = sc.c1.as_ref().unwrap().pixels();
+            for (yy, uv) in ys.iter().zip(sc.c2.as_ref().unwrap().pixels()) {
+                let [uu, vv] = uv.0;
+                out.put(bgr(yy.0, uu, vv));
             }
         }
         Ok(())
+    }
+}
+
+/// The tensor's three planes, filled pixel by pixel in raster order of the scaled image:
+/// `x`/`row` walk it without a division per pixel; `stride` is the tensor's width.
+struct PlanarBgr<'t> {
+    b: &'t mut [f32],
+    g: &'t mut [f32],
+    r: &'t mut [f32],
+    x: usize,
+    row: usize,
+    width: usize,
+    stride: usize,
+}
+
+impl PlanarBgr<'_> {
+    fn put(&mut self, bgr: [f32; 3]) {
+        let i = self.row + self.x;
+        self.b[i] = bgr[0];
+        self.g[i] = bgr[1];
+        self.r[i] = bgr[2];
+        self.x += 1;
+        if self.x == self.width {
+            self.x = 0;
+            self.row += self.stride;
+        }
     }
 }
 

@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use ort::session::Session;
-use ort::value::{TensorElementType, TensorRef, ValueType};
+use ort::value::TensorRef;
 
 use super::geometry::{Face, Letterbox};
 use super::nms::nms;
 use super::yunet_decode::{decode_stride, StrideOutputs, STRIDES};
+use crate::model_contract::{Contract, TensorSpec};
 use crate::onnx_runtime::{shared_session, Device, SharedSession};
 
 /// Post-processing settings (PROVENANCE.md §1.4).
@@ -39,71 +39,69 @@ pub struct YuNet {
     session: SharedSession,
     /// Decoded candidates, reused between frames.
     scratch: Vec<Face>,
+    /// The 12 raw outputs copied out of the run (per stride: cls, obj, bbox, kps), reused
+    /// between frames: decoding and NMS run on them after the session is released.
+    raw: [[Vec<f32>; 4]; 3],
 }
 
 const INPUT: &str = "input";
 
-fn output_name(kind: &str, stride: u32) -> String {
-    format!("{kind}_{stride}")
-}
+/// The output names per stride (in [`STRIDES`] order) and kind (in [`OUTPUT_KINDS`] order):
+/// constants, so a run looks them up without formatting names per frame.
+const OUTPUT_NAMES: [[&str; 4]; 3] = [
+    ["cls_8", "obj_8", "bbox_8", "kps_8"],
+    ["cls_16", "obj_16", "bbox_16", "kps_16"],
+    ["cls_32", "obj_32", "bbox_32", "kps_32"],
+];
 
-/// Last dimension each output kind must have.
+/// Last dimension each output kind must have (the test checks the contract table by it).
+#[cfg(test)]
 const OUTPUT_KINDS: [(&str, i64); 4] = [("cls", 1), ("obj", 1), ("bbox", 4), ("kps", 10)];
 
-/// Checks that a session has the YuNet contract: one float input `input` `[N,3,H,W]` and the
-/// 12 float outputs `{cls,obj,bbox,kps}_{8,16,32}` with last dimensions 1, 1, 4, 10.
-pub fn check_contract(session: &Session) -> Result<(), String> {
-    let bad = |what: String| {
-        Err(format!(
-            "model does not match the YuNet detector contract (PROVENANCE.md §1): {what}"
-        ))
-    };
-    let input = session.inputs().iter().find(|i| i.name() == INPUT);
-    match input.map(|i| i.dtype()) {
-        Some(ValueType::Tensor { ty, shape, .. })
-            if *ty == TensorElementType::Float32
-                && shape.len() == 4
-                && (shape[1] == 3 || shape[1] < 0) => {}
-        Some(other) => {
-            return bad(format!(
-                "input '{INPUT}' is {other}, expected float32 [N,3,H,W]"
-            ))
-        }
-        None => {
-            let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
-            return bad(format!("no input named '{INPUT}' (inputs: {names:?})"));
-        }
-    }
-    for stride in STRIDES {
-        for (kind, last) in OUTPUT_KINDS {
-            let name = output_name(kind, stride);
-            let out = session.outputs().iter().find(|o| o.name() == name);
-            match out.map(|o| o.dtype()) {
-                Some(ValueType::Tensor { ty, shape, .. })
-                    if *ty == TensorElementType::Float32
-                        && shape.len() == 3
-                        && (shape[2] == last || shape[2] < 0) => {}
-                Some(other) => {
-                    return bad(format!(
-                        "output '{name}' is {other}, expected float32 [N,A,{last}]"
-                    ))
-                }
-                None => return bad(format!("no output named '{name}'")),
-            }
-        }
-    }
-    Ok(())
+/// An output `[N, A, last]`: batch, anchors, the kind's values.
+const fn output(name: &'static str, last: &'static [Option<i64>]) -> TensorSpec {
+    TensorSpec { name, dims: last }
 }
+const SCORE: &[Option<i64>] = &[None, None, Some(1)];
+const BOX: &[Option<i64>] = &[None, None, Some(4)];
+const KPS: &[Option<i64>] = &[None, None, Some(10)];
+
+/// The YuNet contract (PROVENANCE.md §1): one float input `input` `[N,3,H,W]` and the 12
+/// float outputs `{cls,obj,bbox,kps}_{8,16,32}` with last dimensions 1, 1, 4, 10.
+pub const CONTRACT: Contract = Contract {
+    what: "the YuNet detector contract (PROVENANCE.md §1)",
+    inputs: &[TensorSpec {
+        name: INPUT,
+        dims: &[None, Some(3), None, None],
+    }],
+    outputs: &[
+        output("cls_8", SCORE),
+        output("obj_8", SCORE),
+        output("bbox_8", BOX),
+        output("kps_8", KPS),
+        output("cls_16", SCORE),
+        output("obj_16", SCORE),
+        output("bbox_16", BOX),
+        output("kps_16", KPS),
+        output("cls_32", SCORE),
+        output("obj_32", SCORE),
+        output("bbox_32", BOX),
+        output("kps_32", KPS),
+    ],
+};
 
 impl YuNet {
     /// Loads the model (or joins the process's session of it) and verifies its inputs/outputs.
     pub fn load(model: &Path, device: Device, threads: u32) -> Result<YuNet, String> {
         let session = shared_session(model, device, threads, |s| {
-            check_contract(s).map_err(|e| format!("'{}': {e}", model.display()))
+            CONTRACT
+                .check(s)
+                .map_err(|e| format!("'{}': {e}", model.display()))
         })?;
         Ok(YuNet {
             session,
             scratch: Vec::new(),
+            raw: Default::default(),
         })
     }
 
@@ -125,28 +123,15 @@ impl YuNet {
         let shape = [1usize, 3, h as usize, w as usize];
         let input = TensorRef::from_array_view((shape, tensor))
             .map_err(|e| format!("cannot wrap the detector input: {e}"))?;
-        let mut session = self.session.lock();
-        let outputs = session
-            .run(ort::inputs![INPUT => input])
-            .map_err(|e| format!("detector inference failed: {e}"))?;
-
+        self.run_into_raw(input)?;
         self.scratch.clear();
-        for stride in STRIDES {
-            let get = |kind: &str| -> Result<&[f32], String> {
-                let name = output_name(kind, stride);
-                let v = outputs
-                    .get(&name)
-                    .ok_or_else(|| format!("detector produced no '{name}'"))?;
-                v.try_extract_tensor::<f32>()
-                    .map(|(_, data)| data)
-                    .map_err(|e| format!("detector output '{name}': {e}"))
-            };
+        for (stride, [cls, obj, bbox, kps]) in STRIDES.into_iter().zip(&self.raw) {
             let so = StrideOutputs {
                 stride,
-                cls: get("cls")?,
-                obj: get("obj")?,
-                bbox: get("bbox")?,
-                kps: get("kps")?,
+                cls,
+                obj,
+                bbox,
+                kps,
             };
             decode_stride(&so, w, h, params.score_threshold, &mut self.scratch)?;
         }
@@ -164,5 +149,43 @@ impl YuNet {
                 .take(max),
         );
         Ok(())
+    }
+
+    /// One run of a session of the pool, its outputs copied into `raw`; the session is
+    /// free again for another camera's frame as soon as the copy is made.
+    fn run_into_raw(&mut self, input: TensorRef<'_, f32>) -> Result<(), String> {
+        let mut session = self.session.lock();
+        let outputs = session
+            .run(ort::inputs![INPUT => input])
+            .map_err(|e| format!("detector inference failed: {e}"))?;
+        for (names, raw) in OUTPUT_NAMES.iter().zip(&mut self.raw) {
+            for (name, copy) in names.iter().zip(raw) {
+                let (_, data) = outputs
+                    .get(name)
+                    .ok_or_else(|| format!("detector produced no '{name}'"))?
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| format!("detector output '{name}': {e}"))?;
+                copy.clear();
+                copy.extend_from_slice(data);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_names_follow_strides_and_kinds() {
+        let mut contract = CONTRACT.outputs.iter();
+        for (stride, names) in STRIDES.into_iter().zip(OUTPUT_NAMES) {
+            for (name, (kind, last)) in names.into_iter().zip(OUTPUT_KINDS) {
+                assert_eq!(name, format!("{kind}_{stride}"));
+                let spec = contract.next().unwrap();
+                assert_eq!((spec.name, spec.dims[2]), (name, Some(last)));
+            }
+        }
     }
 }

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use ort::session::Session;
-use ort::value::{TensorElementType, TensorRef, ValueType};
+use ort::value::TensorRef;
 
 use super::align::CHIP;
+use crate::model_contract::{Contract, TensorSpec};
 use crate::onnx_runtime::{shared_session, Device, SharedSession};
 
 /// Length of an embedding.
@@ -29,60 +29,26 @@ pub struct Embedder {
     session: SharedSession,
 }
 
-/// Checks input `chip_rgb` float32 `[N,3,150,150]` and output `embedding` float32 `[N,128]`.
-pub fn check_contract(session: &Session) -> Result<(), String> {
-    let bad = |what: String| {
-        Err(format!(
-            "model does not match the face embedder contract (PROVENANCE.md §2): {what}"
-        ))
-    };
-    let dim_ok = |d: i64, want: i64| d == want || d < 0;
-    match session
-        .inputs()
-        .iter()
-        .find(|i| i.name() == INPUT)
-        .map(|i| i.dtype())
-    {
-        Some(ValueType::Tensor { ty, shape, .. })
-            if *ty == TensorElementType::Float32
-                && shape.len() == 4
-                && dim_ok(shape[1], 3)
-                && dim_ok(shape[2], CHIP as i64)
-                && dim_ok(shape[3], CHIP as i64) => {}
-        Some(other) => {
-            return bad(format!(
-                "input '{INPUT}' is {other}, expected float32 [N,3,150,150]"
-            ))
-        }
-        None => {
-            let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
-            return bad(format!("no input named '{INPUT}' (inputs: {names:?})"));
-        }
-    }
-    match session
-        .outputs()
-        .iter()
-        .find(|o| o.name() == OUTPUT)
-        .map(|o| o.dtype())
-    {
-        Some(ValueType::Tensor { ty, shape, .. })
-            if *ty == TensorElementType::Float32
-                && shape.len() == 2
-                && dim_ok(shape[1], DIM as i64) => {}
-        Some(other) => {
-            return bad(format!(
-                "output '{OUTPUT}' is {other}, expected float32 [N,128]"
-            ))
-        }
-        None => return bad(format!("no output named '{OUTPUT}'")),
-    }
-    Ok(())
-}
+/// The embedder contract (PROVENANCE.md §2): input `chip_rgb` float32 `[N,3,150,150]` and
+/// output `embedding` float32 `[N,128]`.
+pub const CONTRACT: Contract = Contract {
+    what: "the face embedder contract (PROVENANCE.md §2)",
+    inputs: &[TensorSpec {
+        name: INPUT,
+        dims: &[None, Some(3), Some(CHIP as i64), Some(CHIP as i64)],
+    }],
+    outputs: &[TensorSpec {
+        name: OUTPUT,
+        dims: &[None, Some(DIM as i64)],
+    }],
+};
 
 impl Embedder {
     pub fn load(model: &Path, device: Device, threads: u32) -> Result<Embedder, String> {
         let session = shared_session(model, device, threads, |s| {
-            check_contract(s).map_err(|e| format!("'{}': {e}", model.display()))
+            CONTRACT
+                .check(s)
+                .map_err(|e| format!("'{}': {e}", model.display()))
         })?;
         Ok(Embedder { session })
     }

@@ -5,7 +5,6 @@
 use std::sync::{Arc, LazyLock, Mutex};
 
 use gst::glib;
-use gst::meta::CustomMeta;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
@@ -19,8 +18,8 @@ use crate::count::staff;
 use crate::count::track_visits::{TrackParams, TrackVisits};
 use crate::count::visits::{CountParams, Counts, Outcome, TrackEnd, VisitBuilder};
 use crate::count::writer::Report;
-use crate::embedding_meta::{EmbeddingMeta, FaceEmbedding};
-use crate::face_meta;
+use crate::meta;
+use crate::meta::embeddings::{EmbeddingMeta, FaceEmbedding};
 
 use super::mqtt_props::{self, MqttProps};
 use super::CountMode;
@@ -32,11 +31,6 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
         Some("Footfall visitor counter"),
     )
 });
-
-/// Name of the per-buffer custom meta and bus message structure carrying the counts.
-pub const COUNTS_META: &str = "FootfallCountsMeta";
-const COUNTS_META_C: &std::ffi::CStr = c"FootfallCountsMeta";
-pub const COUNTS_STRUCT: &str = "footfall-counts";
 
 const NS: u64 = 1_000_000_000;
 /// How long end of stream waits for queued JSON lines to be written and queued MQTT
@@ -75,7 +69,7 @@ impl Default for Settings {
 /// What the counter reads off each buffer, into buffers it keeps (no allocation per frame).
 #[derive(Default)]
 struct PerFrame {
-    faces: Vec<face_meta::FaceRegion>,
+    faces: Vec<meta::faces::FaceRegion>,
     embeddings: Vec<FaceEmbedding>,
     ended: Vec<u64>,
     dropped: Vec<u64>,
@@ -156,8 +150,8 @@ impl FaceCounter {
         }
         r.last_counts = Some((counts, r.in_view));
         r.last_report = Some(now);
-        let mut s = gst::Structure::new_empty(COUNTS_STRUCT);
-        set_counts(&mut s, &counts, r.in_view, window_start);
+        let mut s = gst::Structure::new_empty(meta::counts::COUNTS_STRUCT);
+        counts_meta(&counts, r.in_view, window_start).write_into(&mut s);
         s.set("running-time", r.last_running);
         posts.push(gst::message::Element::builder(s).src(&*self.obj()).build());
         if r.events.counts(&counts, r.in_view, r.last_pts_s).is_err() {
@@ -275,6 +269,22 @@ impl FaceCounter {
         }
     }
 
+    /// This frame's embeddings: views of their track's visit, or, counting by tracks
+    /// alone, discarded with a warning (once) that the embedder is of no use.
+    fn take_embeddings(&self, r: &mut Running, now: u64, posts: &mut Vec<gst::Message>) {
+        if r.mode == CountMode::Tracks {
+            if !r.read.embeddings.is_empty() && !r.warned_embeddings {
+                r.warned_embeddings = true;
+                let text = "mode=tracks uses no embeddings: remove faceembedder (its embeddings are discarded here)";
+                posts.push(self.warning(gst::StreamError::Format, text));
+            }
+            return;
+        }
+        for e in &r.read.embeddings {
+            r.visits.add_view(e.track_id, e.embedding, e.quality, now);
+        }
+    }
+
     fn decide(
         &self,
         r: &mut Running,
@@ -331,34 +341,77 @@ impl FaceCounter {
     }
 }
 
-/// The counts fields of the meta and the bus message, set in place (field names are static
-/// strings: no allocation in Rust).
-fn set_counts(s: &mut gst::StructureRef, c: &Counts, in_view: u32, window_start: u64) {
-    s.set_name(COUNTS_STRUCT);
-    s.set("unique-visitors", c.unique_visitors as u32);
-    s.set("visits", c.visits as u32);
-    s.set("returning-visits", c.returning_visits as u32);
-    s.set("staff-visits", c.staff_visits as u32);
-    s.set("unidentified-visits", c.unidentified_visits as u32);
-    s.set("in-view", in_view);
-    s.set("window-start", window_start);
+/// Records this frame's confirmed faces as track evidence (and, counting biometrically,
+/// as views of their visit), forgets the tracks dropped unconfirmed, and returns how many
+/// confirmed faces are in view.
+fn observe_faces(r: &mut Running, now: u64) -> u32 {
+    let mut in_view = 0;
+    for f in &r.read.faces {
+        let confirmed = f.state.is_some_and(|s| s.is_confirmed());
+        if let (Some(track), true) = (f.track_id, confirmed) {
+            in_view += 1;
+            // The track evidence (was a person seen?) in both modes; who, only here.
+            r.tracks.observe(track, now, f.rect, f.score);
+            if r.mode == CountMode::Biometric {
+                r.visits.observe(track, now);
+                // Who was seen beside whom only matters to identification.
+                if !f.predicted {
+                    r.tracks.detected(track, f.rect);
+                }
+            }
+        }
+    }
+    r.tracks.frame_done();
+    // Tentative tracks that died unconfirmed: their views were of no visit.
+    for &track in &r.read.dropped {
+        r.visits.forget(track);
+        r.tracks.forget(track);
+    }
+    r.in_view = in_view;
+    in_view
 }
 
-/// Counts carried by a buffer after `facecounter`: (unique visitors, visits, returning, staff, in view).
-pub fn read_counts(buffer: &gst::BufferRef) -> Option<(u32, u32, u32, u32, u32)> {
-    let s = face_meta::custom_structure(buffer, COUNTS_META_C)?;
-    Some((
-        s.get("unique-visitors").ok()?,
-        s.get("visits").ok()?,
-        s.get("returning-visits").ok()?,
-        s.get("staff-visits").ok()?,
-        s.get("in-view").ok()?,
-    ))
+/// The site's upkeep for this frame, under its lock: expiry (once a second), capacity, and
+/// a snapshot of the gallery when a save is due. Returns the counts, the window start,
+/// how many identities capacity erased, and the snapshot for the writer thread.
+fn site_housekeeping(
+    r: &mut Running,
+    params: &CountParams,
+    now: u64,
+    save_every: std::time::Duration,
+) -> (
+    Counts,
+    u64,
+    usize,
+    Option<(std::path::PathBuf, Vec<Record>)>,
+) {
+    let mut site = r.site.lock().unwrap();
+    // Once a second is precise enough for hours of retention and keeps a pass over a large
+    // gallery off most frames.
+    if r.last_expiry.is_none_or(|t| now.saturating_sub(t) >= NS) {
+        r.last_expiry = Some(now);
+        site.gallery.expire(now, params.retention);
+    }
+    let evicted = site.gallery.enforce_capacity(params.capacity);
+    let due = site.file.is_some() && site.saved.is_none_or(|t| t.elapsed() >= save_every);
+    let snapshot = if due {
+        site.snapshot(params.retention)
+    } else {
+        None
+    };
+    (site.counts, site.window_start, evicted, snapshot)
 }
 
-pub fn register_meta() {
-    if !CustomMeta::is_registered(COUNTS_META) {
-        CustomMeta::register(COUNTS_META, &[]);
+/// The counts as the meta and the bus message carry them.
+fn counts_meta(c: &Counts, in_view: u32, window_start: u64) -> meta::counts::Counts {
+    meta::counts::Counts {
+        unique_visitors: c.unique_visitors as u32,
+        visits: c.visits as u32,
+        returning_visits: c.returning_visits as u32,
+        staff_visits: c.staff_visits as u32,
+        unidentified_visits: c.unidentified_visits as u32,
+        in_view,
+        window_start,
     }
 }
 
@@ -656,12 +709,12 @@ impl BaseTransformImpl for FaceCounter {
             return Err(gst::FlowError::NotNegotiated);
         };
         let read = &mut r.read;
-        face_meta::read_faces_into(buf, &mut read.faces);
+        meta::faces::read_faces_into(buf, &mut read.faces);
         EmbeddingMeta::read_into(buf, &mut read.embeddings);
         // Embeddings stop here: nothing downstream (encoders, NVR) ever sees them.
         EmbeddingMeta::strip(buf);
-        face_meta::ended_tracks_into(buf, &mut read.ended);
-        face_meta::dropped_tracks_into(buf, &mut read.dropped);
+        meta::tracks::ended_tracks_into(buf, &mut read.ended);
+        meta::tracks::dropped_tracks_into(buf, &mut read.dropped);
         let now = self.now(r, buf.pts());
         r.last_now = now;
         r.last_pts_s = buf
@@ -670,62 +723,15 @@ impl BaseTransformImpl for FaceCounter {
             .unwrap_or(r.last_pts_s);
         // Messages to post once the locks are released (none on most frames: no allocation).
         let mut posts = Vec::new();
-        let mut in_view = 0;
-        for f in &r.read.faces {
-            let confirmed = f.state.is_some_and(|s| s.is_confirmed());
-            if let (Some(track), true) = (f.track_id, confirmed) {
-                in_view += 1;
-                // The track evidence (was a person seen?) in both modes; who, only here.
-                r.tracks.observe(track, now, f.rect, f.score);
-                if r.mode == CountMode::Biometric {
-                    r.visits.observe(track, now);
-                    // Who was seen beside whom only matters to identification.
-                    if !f.predicted {
-                        r.tracks.detected(track, f.rect);
-                    }
-                }
-            }
-        }
-        r.tracks.frame_done();
-        // Tentative tracks that died unconfirmed: their views were of no visit.
-        for &track in &r.read.dropped {
-            r.visits.forget(track);
-            r.tracks.forget(track);
-        }
-        r.in_view = in_view;
-        if r.mode == CountMode::Tracks {
-            if !r.read.embeddings.is_empty() && !r.warned_embeddings {
-                r.warned_embeddings = true;
-                let text = "mode=tracks uses no embeddings: remove faceembedder (its embeddings are discarded here)";
-                posts.push(self.warning(gst::StreamError::Format, text));
-            }
-        } else {
-            for e in &r.read.embeddings {
-                r.visits.add_view(e.track_id, e.embedding, e.quality, now);
-            }
-        }
+        let in_view = observe_faces(r, now);
+        self.take_embeddings(r, now, &mut posts);
         for i in 0..r.read.ended.len() {
             let track = r.read.ended[i];
             self.decide(r, &params, track, now, &mut posts);
         }
         let save_every = std::time::Duration::from_secs(save_interval_s as u64);
-        let (counts, window_start, evicted, snapshot) = {
-            let mut site = r.site.lock().unwrap();
-            // Once a second is precise enough for hours of retention and keeps a pass over
-            // a large gallery off most frames.
-            if r.last_expiry.is_none_or(|t| now.saturating_sub(t) >= NS) {
-                r.last_expiry = Some(now);
-                site.gallery.expire(now, params.retention);
-            }
-            let evicted = site.gallery.enforce_capacity(params.capacity);
-            let due = site.file.is_some() && site.saved.is_none_or(|t| t.elapsed() >= save_every);
-            let snapshot = if due {
-                site.snapshot(params.retention)
-            } else {
-                None
-            };
-            (site.counts, site.window_start, evicted, snapshot)
-        };
+        let (counts, window_start, evicted, snapshot) =
+            site_housekeeping(r, &params, now, save_every);
         self.save_gallery(r, snapshot, &mut posts);
         self.writer_reports(r, &mut posts);
         if evicted > 0 {
@@ -746,9 +752,7 @@ impl BaseTransformImpl for FaceCounter {
         );
         drop(guard);
         self.post_all(posts);
-        if let Some(s) = face_meta::add_custom_structure(buf, COUNTS_META_C) {
-            set_counts(s, &counts, in_view, window_start);
-        }
+        counts_meta(&counts, in_view, window_start).attach(buf);
         Ok(gst::FlowSuccess::Ok)
     }
 }

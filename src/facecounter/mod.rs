@@ -8,8 +8,6 @@ use gst::prelude::*;
 mod imp;
 mod mqtt_props;
 
-pub use imp::{read_counts, register_meta, COUNTS_META, COUNTS_STRUCT};
-
 glib::wrapper! {
     pub struct FaceCounter(ObjectSubclass<imp::FaceCounter>)
         @extends gst_base::BaseTransform, gst::Element, gst::Object;

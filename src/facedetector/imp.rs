@@ -12,9 +12,9 @@ use crate::detect::geometry::{auto_inference_width, Face, Letterbox};
 use crate::detect::motion_gate::{GateDecision, MotionGate};
 use crate::detect::preprocess::Preprocessor;
 use crate::detect::yunet::{DetectParams, YuNet};
-use crate::face_meta;
+use crate::meta;
+use crate::model_element::ModelSettings;
 use crate::models;
-use crate::onnx_runtime::load_for_element;
 use crate::video_frame::VideoLayout;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -39,7 +39,8 @@ const DEFAULT_MOTION: f32 = 0.0;
 
 #[derive(Debug, Clone)]
 struct Settings {
-    model: Option<String>,
+    /// `model`, `device`, `threads`.
+    onnx: ModelSettings,
     threshold: f32,
     nms_threshold: f32,
     min_face_size: u32,
@@ -47,15 +48,13 @@ struct Settings {
     inference_width: u32,
     inference_height: u32,
     inference_interval: u32,
-    device: String,
-    threads: u32,
     motion_threshold: f32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            model: None,
+            onnx: ModelSettings::new(DEFAULT_THREADS),
             threshold: DEFAULT_THRESHOLD,
             nms_threshold: DEFAULT_NMS,
             min_face_size: DEFAULT_MIN_FACE,
@@ -63,8 +62,6 @@ impl Default for Settings {
             inference_width: DEFAULT_INFER_W,
             inference_height: DEFAULT_INFER_H,
             inference_interval: DEFAULT_INTERVAL,
-            device: "cpu".into(),
-            threads: DEFAULT_THREADS,
             motion_threshold: DEFAULT_MOTION,
         }
     }
@@ -146,7 +143,7 @@ impl FaceDetector {
         det.yunet.detect(&det.tensor, &lb, params, &mut det.faces)?;
         let mut attached = 0i32;
         for face in &det.faces {
-            if face_meta::attach_face(buf, face, attached, w, h) {
+            if meta::faces::attach_face(buf, face, attached, w, h) {
                 attached += 1;
             }
         }
@@ -165,7 +162,7 @@ impl ObjectSubclass for FaceDetector {
 impl ObjectImpl for FaceDetector {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            let mut props = crate::video_frame::model_properties(
+            let mut props = ModelSettings::properties(
                 "Path of the YuNet face detector ONNX model; default: face_detector.onnx in $FOOTFALL_MODELS_DIR, else in the project's models/ folder",
                 DEFAULT_THREADS,
             );
@@ -251,7 +248,7 @@ impl ObjectImpl for FaceDetector {
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = self.settings.lock().unwrap();
         match pspec.name() {
-            "model" => s.model = value.get().expect("type checked upstream"),
+            name if s.onnx.set(name, value) => {}
             "threshold" => s.threshold = value.get().expect("type checked upstream"),
             "nms-threshold" => s.nms_threshold = value.get().expect("type checked upstream"),
             "min-face-size" => s.min_face_size = value.get().expect("type checked upstream"),
@@ -261,13 +258,6 @@ impl ObjectImpl for FaceDetector {
             "inference-interval" => {
                 s.inference_interval = value.get().expect("type checked upstream")
             }
-            "device" => {
-                s.device = value
-                    .get::<Option<String>>()
-                    .expect("type checked upstream")
-                    .unwrap_or_else(|| "cpu".into())
-            }
-            "threads" => s.threads = value.get().expect("type checked upstream"),
             "motion-threshold" => s.motion_threshold = value.get().expect("type checked upstream"),
             other => unreachable!("unknown property {other}"),
         }
@@ -276,8 +266,10 @@ impl ObjectImpl for FaceDetector {
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let s = self.settings.lock().unwrap();
+        if let Some(v) = s.onnx.get(pspec.name()) {
+            return v;
+        }
         match pspec.name() {
-            "model" => s.model.to_value(),
             "threshold" => s.threshold.to_value(),
             "nms-threshold" => s.nms_threshold.to_value(),
             "min-face-size" => s.min_face_size.to_value(),
@@ -285,8 +277,6 @@ impl ObjectImpl for FaceDetector {
             "inference-width" => s.inference_width.to_value(),
             "inference-height" => s.inference_height.to_value(),
             "inference-interval" => s.inference_interval.to_value(),
-            "device" => s.device.to_value(),
-            "threads" => s.threads.to_value(),
             "motion-threshold" => s.motion_threshold.to_value(),
             other => unreachable!("unknown property {other}"),
         }
@@ -326,12 +316,7 @@ impl BaseTransformImpl for FaceDetector {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let s = self.settings.lock().unwrap().clone();
-        let (yunet, model, device) = load_for_element(
-            s.model.as_deref(),
-            models::DETECTOR_FILE,
-            &s.device,
-            |m, d| YuNet::load(m, d, s.threads),
-        )?;
+        let (yunet, model, device) = s.onnx.open(models::DETECTOR_FILE, YuNet::load)?;
         gst::info!(
             CAT,
             imp = self,
@@ -411,7 +396,7 @@ impl BaseTransformImpl for FaceDetector {
                 }
             }
         }
-        face_meta::mark_detection(buf, run, frame);
+        meta::detection::mark_detection(buf, run, frame);
         Ok(gst::FlowSuccess::Ok)
     }
 }

@@ -14,10 +14,10 @@ use crate::embed::align::{ChipExtractor, CHIP};
 use crate::embed::embedder::{Embedder, Embedding};
 use crate::embed::policy::{EmbedPolicy, EmbedScheduler};
 use crate::embed::quality;
-use crate::embedding_meta::{EmbeddingMeta, FaceEmbedding};
-use crate::face_meta::{self, FaceRegion};
+use crate::meta::embeddings::{EmbeddingMeta, FaceEmbedding};
+use crate::meta::{self, faces::FaceRegion};
+use crate::model_element::ModelSettings;
 use crate::models;
-use crate::onnx_runtime::load_for_element;
 use crate::video_frame::VideoLayout;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -33,9 +33,8 @@ const DEFAULT_THREADS: u32 = 1;
 
 #[derive(Debug, Clone)]
 struct Settings {
-    model: Option<String>,
-    device: String,
-    threads: u32,
+    /// `model`, `device`, `threads`.
+    onnx: ModelSettings,
     batch_size: u32,
     policy: EmbedPolicy,
 }
@@ -43,9 +42,7 @@ struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            model: None,
-            device: "cpu".into(),
-            threads: DEFAULT_THREADS,
+            onnx: ModelSettings::new(DEFAULT_THREADS),
             batch_size: DEFAULT_BATCH,
             policy: EmbedPolicy::default(),
         }
@@ -66,14 +63,25 @@ struct Worker {
     candidates: Vec<Candidate>,
     /// (track, quality) of the chips in `batch`.
     chosen: Vec<(u64, f32)>,
+    frames: u64,
+    warned_untracked: bool,
+}
+
+/// What a frame needs, lent to the streaming thread for the frame: the state lock is held
+/// only to take it out and to put it back, never across inference or a bus post.
+struct Lent {
+    worker: Worker,
+    video: VideoLayout,
+    /// [`State::generation`] when lent: a stop or start in the meantime makes it stale.
+    generation: u64,
 }
 
 #[derive(Default)]
 struct State {
     worker: Option<Worker>,
     video: Option<VideoLayout>,
-    frames: u64,
-    warned_untracked: bool,
+    /// Counts starts and stops, so a worker lent before one is not put back after it.
+    generation: u64,
 }
 
 #[derive(Default)]
@@ -90,123 +98,64 @@ struct Candidate {
 }
 
 impl FaceEmbedder {
+    /// Takes the worker and the layout out of the state for one frame.
+    fn lend(&self) -> Result<Lent, String> {
+        let mut state = self.state.lock().unwrap();
+        let worker = state.worker.take().ok_or("embedder not started")?;
+        let Some(video) = state.video.take() else {
+            state.worker = Some(worker);
+            return Err("no caps negotiated before the first buffer".into());
+        };
+        Ok(Lent {
+            worker,
+            video,
+            generation: state.generation,
+        })
+    }
+
+    /// Puts a lent worker back, unless the element stopped or restarted meanwhile (then the
+    /// worker of the old run is dropped here, on the streaming thread).
+    fn give_back(&self, lent: Lent) {
+        let mut state = self.state.lock().unwrap();
+        if state.generation == lent.generation && state.worker.is_none() {
+            state.worker = Some(lent.worker);
+            state.video.get_or_insert(lent.video);
+        }
+    }
+
     fn embed_frame(
         &self,
         buf: &mut gst::BufferRef,
+        lent: &mut Lent,
         policy: &EmbedPolicy,
         batch_size: u32,
     ) -> Result<usize, String> {
-        let mut state = self.state.lock().unwrap();
-        let state = &mut *state;
-        let frame_no = state.frames;
-        state.frames += 1;
-        let video = state
-            .video
-            .as_ref()
-            .ok_or("no caps negotiated before the first buffer")?;
-        let worker = state.worker.as_mut().ok_or("embedder not started")?;
-        for read in [face_meta::ended_tracks_into, face_meta::dropped_tracks_into] {
-            read(buf, &mut worker.gone);
-            for &track in &worker.gone {
-                worker.scheduler.forget(track);
-            }
-        }
-        if frame_no.is_multiple_of(1000) {
-            worker.scheduler.prune(frame_no);
-        }
-        face_meta::read_faces_into(buf, &mut worker.faces);
-        let faces = &worker.faces;
+        let (worker, video) = (&mut lent.worker, &lent.video);
+        let frame_no = worker.frames;
+        worker.frames += 1;
+        worker.forget_gone_tracks(buf, frame_no);
+        meta::faces::read_faces_into(buf, &mut worker.faces);
         // A tracker marks every face with its state (tentative ones have no id yet).
-        if !faces.is_empty() && faces.iter().all(|f| f.state.is_none()) && !state.warned_untracked {
-            state.warned_untracked = true;
+        let faces = &worker.faces;
+        if !faces.is_empty() && faces.iter().all(|f| f.state.is_none()) && !worker.warned_untracked
+        {
+            worker.warned_untracked = true;
             gst::element_imp_warning!(
                 self,
                 gst::StreamError::Format,
                 ("faces without track ids: put facetracker before faceembedder (untracked faces are not embedded)")
             );
         }
-        let (w, h) = (video.info.width(), video.info.height());
-        worker.boxes.clear();
-        worker.boxes.extend(faces.iter().map(|f| f.bbox()));
-        let boxes = &worker.boxes;
-        let candidates = &mut worker.candidates;
-        candidates.clear();
-        for (i, f) in faces.iter().enumerate() {
-            let Some(track) = f.track_id else { continue };
-            if f.predicted {
-                continue; // no detection on this frame: landmarks are guesses
-            }
-            let factors = quality::geometric(
-                &f.face(),
-                boxes
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| *j != i)
-                    .map(|(_, b)| *b),
-                w,
-                h,
-            );
-            let q = factors.total();
-            gst::trace!(
-                CAT,
-                imp = self,
-                "track {} quality {:.3} {:?}",
-                track,
-                q,
-                factors
-            );
-            if worker.scheduler.wants(policy, track, q, frame_no) {
-                candidates.push(Candidate {
-                    track,
-                    landmarks: f.landmarks,
-                    geometric: q,
-                });
-            }
-        }
-        if candidates.is_empty() {
+        self.choose_candidates(worker, policy, frame_no, video);
+        if worker.candidates.is_empty() {
             return Ok(0);
         }
-        // Cut chips (the only copy of face pixels, inside this element), gate on sharpness.
-        let per = 3 * CHIP * CHIP;
-        worker.batch.clear();
-        let chosen = &mut worker.chosen;
-        chosen.clear();
-        let candidates = &worker.candidates;
-        let chips = &mut worker.chips;
-        let batch = &mut worker.batch;
-        video.with_frame(buf, |fr| {
-            for c in candidates.iter() {
-                let start = batch.len();
-                batch.resize(start + per, 0.0);
-                if chips
-                    .extract(fr, &c.landmarks, &mut batch[start..])
-                    .is_none()
-                {
-                    batch.truncate(start);
-                    continue;
-                }
-                let sharp = quality::sharpness(&batch[start..]);
-                let q = c.geometric * quality::blur_factor(sharp);
-                let skin = quality::lower_face_skin(&batch[start..]);
-                gst::trace!(
-                    CAT,
-                    imp = self,
-                    "track {} sharpness {:.3} quality {:.3} lower-face skin {:.2}",
-                    c.track,
-                    sharp,
-                    q,
-                    skin
-                );
-                // A masked view identifies nobody (masked faces look alike): no embedding.
-                if q >= policy.min_quality && skin >= policy.mask_gate {
-                    chosen.push((c.track, q));
-                } else {
-                    batch.truncate(start);
-                }
-            }
-        })?;
+        self.cut_chips(worker, policy, video, buf)?;
         worker.embeddings.clear();
-        for part in worker.batch.chunks(per * batch_size.max(1) as usize) {
+        for part in worker
+            .batch
+            .chunks(CHIP_FLOATS * batch_size.max(1) as usize)
+        {
             worker.embedder.embed(part, &mut worker.embeddings)?;
         }
         // The meta owns its Vec: the one allocation, on frames that carry embeddings.
@@ -230,7 +179,125 @@ impl FaceEmbedder {
         }
         Ok(n)
     }
+
+    /// Fills `worker.candidates` with the tracked, detected faces of this frame whose
+    /// geometric quality the scheduler wants embedded now.
+    fn choose_candidates(
+        &self,
+        worker: &mut Worker,
+        policy: &EmbedPolicy,
+        frame_no: u64,
+        video: &VideoLayout,
+    ) {
+        let (w, h) = (video.info.width(), video.info.height());
+        let faces = &worker.faces;
+        worker.boxes.clear();
+        worker.boxes.extend(faces.iter().map(|f| f.bbox()));
+        let boxes = &worker.boxes;
+        worker.candidates.clear();
+        for (i, f) in faces.iter().enumerate() {
+            let Some(track) = f.track_id else { continue };
+            if f.predicted {
+                continue; // no detection on this frame: landmarks are guesses
+            }
+            let others = boxes
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, b)| *b);
+            let factors = quality::geometric(&f.face(), others, w, h);
+            let q = factors.total();
+            gst::trace!(
+                CAT,
+                imp = self,
+                "track {} quality {:.3} {:?}",
+                track,
+                q,
+                factors
+            );
+            if worker.scheduler.wants(policy, track, q, frame_no) {
+                worker.candidates.push(Candidate {
+                    track,
+                    landmarks: f.landmarks,
+                    geometric: q,
+                });
+            }
+        }
+    }
+
+    /// Cuts the candidates' chips into `worker.batch` (the only copy of face pixels, inside
+    /// this element) and keeps those sharp enough and unmasked, in `worker.chosen`.
+    fn cut_chips(
+        &self,
+        worker: &mut Worker,
+        policy: &EmbedPolicy,
+        video: &VideoLayout,
+        buf: &gst::BufferRef,
+    ) -> Result<(), String> {
+        worker.batch.clear();
+        worker.chosen.clear();
+        let Worker {
+            candidates,
+            chips,
+            batch,
+            chosen,
+            ..
+        } = worker;
+        video.with_frame(buf, |fr| {
+            for c in candidates.iter() {
+                let start = batch.len();
+                batch.resize(start + CHIP_FLOATS, 0.0);
+                if chips
+                    .extract(fr, &c.landmarks, &mut batch[start..])
+                    .is_none()
+                {
+                    batch.truncate(start);
+                    continue;
+                }
+                let chip = &batch[start..];
+                let sharp = quality::sharpness(chip);
+                let q = c.geometric * quality::blur_factor(sharp);
+                let skin = quality::lower_face_skin(chip);
+                gst::trace!(
+                    CAT,
+                    imp = self,
+                    "track {} sharpness {:.3} quality {:.3} lower-face skin {:.2}",
+                    c.track,
+                    sharp,
+                    q,
+                    skin
+                );
+                // A masked view identifies nobody (masked faces look alike): no embedding.
+                if q >= policy.min_quality && skin >= policy.mask_gate {
+                    chosen.push((c.track, q));
+                } else {
+                    batch.truncate(start);
+                }
+            }
+        })
+    }
 }
+
+impl Worker {
+    /// Forgets the scheduler's record of tracks that ended or were dropped on this buffer.
+    fn forget_gone_tracks(&mut self, buf: &gst::BufferRef, frame_no: u64) {
+        for read in [
+            meta::tracks::ended_tracks_into,
+            meta::tracks::dropped_tracks_into,
+        ] {
+            read(buf, &mut self.gone);
+            for &track in &self.gone {
+                self.scheduler.forget(track);
+            }
+        }
+        if frame_no.is_multiple_of(1000) {
+            self.scheduler.prune(frame_no);
+        }
+    }
+}
+
+/// Floats in one planar RGB chip.
+const CHIP_FLOATS: usize = 3 * CHIP * CHIP;
 
 #[glib::object_subclass]
 impl ObjectSubclass for FaceEmbedder {
@@ -243,7 +310,7 @@ impl ObjectImpl for FaceEmbedder {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             let p = EmbedPolicy::default();
-            let mut props = crate::video_frame::model_properties(
+            let mut props = ModelSettings::properties(
                 "Path of the face embedder ONNX model; default: face_embedder.onnx in $FOOTFALL_MODELS_DIR, else in the project's models/ folder",
                 DEFAULT_THREADS,
             );
@@ -294,14 +361,7 @@ impl ObjectImpl for FaceEmbedder {
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = self.settings.lock().unwrap();
         match pspec.name() {
-            "model" => s.model = value.get().expect("type checked upstream"),
-            "device" => {
-                s.device = value
-                    .get::<Option<String>>()
-                    .expect("type checked upstream")
-                    .unwrap_or_else(|| "cpu".into())
-            }
-            "threads" => s.threads = value.get().expect("type checked upstream"),
+            name if s.onnx.set(name, value) => {}
             "min-quality" => s.policy.min_quality = value.get().expect("type checked upstream"),
             "mask-gate" => s.policy.mask_gate = value.get().expect("type checked upstream"),
             "reembed-interval" => {
@@ -318,10 +378,10 @@ impl ObjectImpl for FaceEmbedder {
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let s = self.settings.lock().unwrap();
+        if let Some(v) = s.onnx.get(pspec.name()) {
+            return v;
+        }
         match pspec.name() {
-            "model" => s.model.to_value(),
-            "device" => s.device.to_value(),
-            "threads" => s.threads.to_value(),
             "min-quality" => s.policy.min_quality.to_value(),
             "mask-gate" => s.policy.mask_gate.to_value(),
             "reembed-interval" => (s.policy.reembed_interval as u32).to_value(),
@@ -365,12 +425,7 @@ impl BaseTransformImpl for FaceEmbedder {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let s = self.settings.lock().unwrap().clone();
-        let (embedder, model, device) = load_for_element(
-            s.model.as_deref(),
-            models::EMBEDDER_FILE,
-            &s.device,
-            |m, d| Embedder::load(m, d, s.threads),
-        )?;
+        let (embedder, model, device) = s.onnx.open(models::EMBEDDER_FILE, Embedder::load)?;
         gst::info!(
             CAT,
             imp = self,
@@ -378,7 +433,8 @@ impl BaseTransformImpl for FaceEmbedder {
             model.display(),
             device.as_str()
         );
-        *self.state.lock().unwrap() = State {
+        let mut state = self.state.lock().unwrap();
+        *state = State {
             worker: Some(Worker {
                 embedder,
                 chips: ChipExtractor::default(),
@@ -390,14 +446,21 @@ impl BaseTransformImpl for FaceEmbedder {
                 gone: Vec::new(),
                 candidates: Vec::new(),
                 chosen: Vec::new(),
+                frames: 0,
+                warned_untracked: false,
             }),
-            ..State::default()
+            video: None,
+            generation: state.generation + 1,
         };
         Ok(())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        *self.state.lock().unwrap() = State::default();
+        let mut state = self.state.lock().unwrap();
+        *state = State {
+            generation: state.generation + 1,
+            ..State::default()
+        };
         Ok(())
     }
 
@@ -413,7 +476,12 @@ impl BaseTransformImpl for FaceEmbedder {
             let s = self.settings.lock().unwrap();
             (s.policy, s.batch_size)
         };
-        match self.embed_frame(buf, &policy, batch_size) {
+        let result = self.lend().and_then(|mut lent| {
+            let embedded = self.embed_frame(buf, &mut lent, &policy, batch_size);
+            self.give_back(lent);
+            embedded
+        });
+        match result {
             Ok(n) => {
                 if n > 0 {
                     gst::trace!(CAT, imp = self, "{} embeddings", n);

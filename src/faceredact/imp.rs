@@ -10,7 +10,7 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 
 use super::RedactMode;
-use crate::face_meta;
+use crate::meta;
 use crate::redact::{grow, Component, Mode, Rect};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -170,7 +170,7 @@ impl BaseTransformImpl for FaceRedact {
             rects,
             scratch,
         } = &mut *state;
-        face_meta::face_rects(buf, rects);
+        meta::faces::face_rects(buf, rects);
         if rects.is_empty() {
             return Ok(gst::FlowSuccess::Ok);
         }

@@ -9,7 +9,7 @@ use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 
 use crate::detect::geometry::Face;
-use crate::face_meta::{self, FaceRegion};
+use crate::meta::{self, faces::FaceRegion};
 use crate::track::tracker::{FrameTracks, Tracker, TrackerParams};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -191,16 +191,10 @@ impl BaseTransformImpl for FaceTracker {
     }
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let s = incaps
-            .structure(0)
-            .ok_or_else(|| gst::loggable_error!(CAT, "empty caps"))?;
-        let w = s
-            .get::<i32>("width")
-            .map_err(|_| gst::loggable_error!(CAT, "caps without width: {}", incaps))?;
-        let h = s
-            .get::<i32>("height")
-            .map_err(|_| gst::loggable_error!(CAT, "caps without height: {}", incaps))?;
-        self.state.lock().unwrap().size = (w.max(0) as u32, h.max(0) as u32);
+        // The frame size is all the tracker needs; VideoInfo reads caps as every element does.
+        let info = gst_video::VideoInfo::from_caps(incaps)
+            .map_err(|e| gst::loggable_error!(CAT, "caps without video info: {}", e))?;
+        self.state.lock().unwrap().size = (info.width(), info.height());
         Ok(())
     }
 
@@ -242,8 +236,8 @@ impl BaseTransformImpl for FaceTracker {
         };
         tracker.set_params(params);
         // No detection meta: some other producer of `face` regions; every frame is detected.
-        if face_meta::detection_ran(buf).unwrap_or(true) {
-            face_meta::read_faces_into(buf, &mut st.regions);
+        if meta::detection::detection_ran(buf).unwrap_or(true) {
+            meta::faces::read_faces_into(buf, &mut st.regions);
             st.detections.clear();
             st.detections.extend(st.regions.iter().map(|r| r.face()));
             tracker.update_into(&st.detections, &mut st.frame);
@@ -251,10 +245,10 @@ impl BaseTransformImpl for FaceTracker {
             tracker.predict_into(&mut st.frame);
         }
         let active = tracker.len() as u32;
-        face_meta::remove_faces(buf);
+        meta::faces::remove_faces(buf);
         let mut id = 0;
         for t in &st.frame.faces {
-            if face_meta::attach_tracked_face(buf, t, id, w, h) {
+            if meta::faces::attach_tracked_face(buf, t, id, w, h) {
                 id += 1;
             }
         }
@@ -271,7 +265,7 @@ impl BaseTransformImpl for FaceTracker {
             all.append(broken);
             all.extend_from_slice(now);
         }
-        face_meta::mark_tracks(buf, &st.ended, &st.dropped, active);
+        meta::tracks::mark_tracks(buf, &st.ended, &st.dropped, active);
         if !st.ended.is_empty() {
             gst::debug!(CAT, imp = self, "tracks ended: {:?}", st.ended);
         }

@@ -4,23 +4,31 @@
 
 pub mod leaks;
 pub mod mqtt;
-pub mod rtsp;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Once};
 
 use gst::prelude::*;
-use gstfootfall::embedding_meta::EmbeddingMeta;
-use gstfootfall::face_meta::{self, FaceRegion};
+use gstfootfall::meta::embeddings::EmbeddingMeta;
+use gstfootfall::meta::{self, faces::FaceRegion};
+
+/// The checkout's root (the workspace: it holds Cargo.lock), whichever crate's tests run;
+/// this file is shared by the plugin's tests and the application's (`app/tests`).
+pub fn project_root() -> PathBuf {
+    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    crate_dir
+        .ancestors()
+        .find(|d| d.join("Cargo.lock").is_file())
+        .unwrap_or(&crate_dir)
+        .to_path_buf()
+}
 
 /// `../shared` beside the checkout, or `$FOOTFALL_SHARED_DIR`.
 pub fn shared_dir() -> PathBuf {
     if let Some(p) = std::env::var_os("FOOTFALL_SHARED_DIR") {
         return PathBuf::from(p);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("shared")
+    project_root().join("..").join("shared")
 }
 
 pub fn shared(rel: &str) -> PathBuf {
@@ -98,6 +106,72 @@ pub fn last_json_line(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(last).unwrap_or_else(|e| panic!("{}: {e}: {last}", path.display()))
 }
 
+/// Builds a pipeline from a gst-launch description, the error naming what failed.
+pub fn launch(desc: &str) -> Result<gst::Pipeline, String> {
+    init();
+    gst::parse::launch(desc)
+        .map_err(|e| format!("parse: {e} ('{desc}')"))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| format!("'{desc}' is a single element, not a pipeline"))
+}
+
+/// Sets `pipeline` to PLAYING and waits for EOS, an error or `timeout` (None: 600 s).
+/// Returns the warnings seen on the way, or the error: the first element error, with every
+/// other error posted together with a failed state change. Leaves the pipeline running:
+/// the caller sets NULL.
+pub fn play_to_eos(
+    pipeline: &gst::Pipeline,
+    timeout: Option<std::time::Duration>,
+) -> Result<Vec<String>, String> {
+    let (error, warnings) = play(pipeline, timeout);
+    error.map_or(Ok(warnings), Err)
+}
+
+/// [`play_to_eos`]'s run: the error, if any, and the warnings, also those before an error.
+fn play(
+    pipeline: &gst::Pipeline,
+    timeout: Option<std::time::Duration>,
+) -> (Option<String>, Vec<String>) {
+    let started = pipeline.set_state(gst::State::Playing);
+    let bus = pipeline.bus().unwrap();
+    let deadline =
+        std::time::Instant::now() + timeout.unwrap_or(std::time::Duration::from_secs(600));
+    let (mut error, mut warnings) = (None, Vec::new());
+    if let Err(e) = started {
+        error = Some(format!("state change failed: {e}"));
+    }
+    while error.is_none() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            error = Some("timeout".into());
+            break;
+        }
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(left.as_millis() as u64))
+        else {
+            continue;
+        };
+        match msg.view() {
+            gst::MessageView::Eos(..) => break,
+            gst::MessageView::Error(e) => {
+                error = Some(format!("{} ({:?})", e.error(), e.debug()));
+            }
+            gst::MessageView::Warning(w) => warnings.push(w.error().to_string()),
+            _ => {}
+        }
+    }
+    // Drain the bus for an error posted together with the failed state change.
+    while let Some(msg) = bus.pop() {
+        if let gst::MessageView::Error(e) = msg.view() {
+            let text = format!("{} ({:?})", e.error(), e.debug());
+            error = Some(match error.take() {
+                Some(prev) if !prev.contains(&text) => format!("{prev}; {text}"),
+                _ => text,
+            });
+        }
+    }
+    (error, warnings)
+}
+
 /// What a pipeline run produced.
 #[derive(Debug, Default)]
 pub struct Run {
@@ -136,8 +210,8 @@ pub fn run_pipeline(desc: &str, timeout_s: u64) -> Run {
         if let Some(buf) = info.buffer() {
             f2.lock().unwrap().push((
                 buf.pts().map(|t| t.nseconds()),
-                face_meta::detection_ran(buf),
-                face_meta::read_faces(buf),
+                meta::detection::detection_ran(buf),
+                meta::faces::read_faces(buf),
             ));
             let e = EmbeddingMeta::read(buf)
                 .iter()
@@ -145,46 +219,16 @@ pub fn run_pipeline(desc: &str, timeout_s: u64) -> Run {
                 .collect();
             let mut x = x2.lock().unwrap();
             x.0.push(e);
-            x.1.push(face_meta::ended_tracks(buf));
+            x.1.push(meta::tracks::ended_tracks(buf));
         }
         gst::PadProbeReturn::Ok
     });
-    let mut run = Run::default();
-    if let Err(e) = pipeline.set_state(gst::State::Playing) {
-        run.error = Some(format!("state change failed: {e}"));
-    }
-    let bus = pipeline.bus().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout_s);
-    while run.error.is_none() {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            run.error = Some("timeout".into());
-            break;
-        }
-        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(left.as_millis() as u64))
-        else {
-            continue;
-        };
-        use gst::MessageView;
-        match msg.view() {
-            MessageView::Eos(..) => break,
-            MessageView::Error(e) => {
-                run.error = Some(format!("{} ({:?})", e.error(), e.debug()));
-            }
-            MessageView::Warning(w) => run.warnings.push(w.error().to_string()),
-            _ => {}
-        }
-    }
-    // Drain the bus for an error posted together with the failed state change.
-    while let Some(msg) = bus.pop() {
-        if let gst::MessageView::Error(e) = msg.view() {
-            let text = format!("{} ({:?})", e.error(), e.debug());
-            run.error = Some(match run.error.take() {
-                Some(prev) if !prev.contains(&text) => format!("{prev}; {text}"),
-                _ => text,
-            });
-        }
-    }
+    let (error, warnings) = play(&pipeline, Some(std::time::Duration::from_secs(timeout_s)));
+    let mut run = Run {
+        error,
+        warnings,
+        ..Default::default()
+    };
     pipeline.set_state(gst::State::Null).unwrap();
     run.frames = std::mem::take(&mut *frames.lock().unwrap());
     let mut x = extra.lock().unwrap();

@@ -1,0 +1,9 @@
+//! The subcommands of `footfall`, one module each; `input` holds what `count` and `serve`
+//! share (the source, camera supervision options, the counting options).
+
+pub mod camera;
+pub mod count;
+pub mod detect;
+pub mod enroll;
+pub mod input;
+pub mod serve;
