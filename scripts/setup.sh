@@ -22,7 +22,7 @@ PKGS=(pkg-config build-essential python3 python3-venv
   libgstrtspserver-1.0-dev gstreamer1.0-rtsp
   python3-gi python3-gst-1.0 gir1.2-gst-plugins-base-1.0
   gstreamer1.0-opencv opencv-data  # OpenCV `facedetect`: second opinion in the faceredact test
-  time  # /usr/bin/time: peak memory in `footfall bench --suite counter`
+  time  # /usr/bin/time: peak memory in `footfall-bench --suite counter`
   mosquitto mosquitto-clients  # MQTT broker + mosquitto_sub for the MQTT tests and pipelines
   openssl)  # a throw-away CA and broker certificate for the mqtts test
 missing=()
