@@ -3,7 +3,7 @@
 //! each and this one function, run when an element opens a model.
 
 use ort::session::Session;
-use ort::value::{TensorElementType, ValueType};
+use ort::value::{Outlet, TensorElementType, ValueType};
 
 /// One float32 tensor of the contract: its name and dimensions (`None`: any size, the batch
 /// for instance; a model may also leave a fixed dimension dynamic).
@@ -53,42 +53,39 @@ impl Contract {
     /// Checks `session` against the table; the error names the first tensor that is missing
     /// or of the wrong type or shape.
     pub fn check(&self, session: &Session) -> Result<(), String> {
-        let bad = |detail: String| Err(format!("model does not match {}: {detail}", self.what));
-        for spec in self.inputs {
-            match session.inputs().iter().find(|i| i.name() == spec.name) {
-                Some(i) if spec.matches(i.dtype()) => {}
-                Some(i) => {
-                    return bad(format!(
-                        "input '{}' is {}, expected {}",
-                        spec.name,
-                        i.dtype(),
-                        spec.expected()
-                    ))
-                }
-                None => {
-                    let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
-                    return bad(format!(
-                        "no input named '{}' (inputs: {names:?})",
-                        spec.name
-                    ));
-                }
-            }
-        }
-        for spec in self.outputs {
-            match session.outputs().iter().find(|o| o.name() == spec.name) {
-                Some(o) if spec.matches(o.dtype()) => {}
-                Some(o) => {
-                    return bad(format!(
-                        "output '{}' is {}, expected {}",
-                        spec.name,
-                        o.dtype(),
-                        spec.expected()
-                    ))
-                }
-                None => return bad(format!("no output named '{}'", spec.name)),
+        let sides = [
+            ("input", self.inputs, session.inputs()),
+            ("output", self.outputs, session.outputs()),
+        ];
+        for (side, specs, outlets) in sides {
+            for spec in specs {
+                spec.check_among(side, outlets)
+                    .map_err(|detail| format!("model does not match {}: {detail}", self.what))?;
             }
         }
         Ok(())
+    }
+}
+
+impl TensorSpec {
+    /// This tensor among the model's `side` ("input" or "output") tensors `outlets`.
+    fn check_among(&self, side: &str, outlets: &[Outlet]) -> Result<(), String> {
+        match outlets.iter().find(|o| o.name() == self.name) {
+            Some(o) if self.matches(o.dtype()) => Ok(()),
+            Some(o) => Err(format!(
+                "{side} '{}' is {}, expected {}",
+                self.name,
+                o.dtype(),
+                self.expected()
+            )),
+            None => {
+                let names: Vec<&str> = outlets.iter().map(|o| o.name()).collect();
+                Err(format!(
+                    "no {side} named '{}' ({side}s: {names:?})",
+                    self.name
+                ))
+            }
+        }
     }
 }
 
