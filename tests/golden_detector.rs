@@ -24,7 +24,6 @@ fn detector_matches_reference_outputs_on_eval_photos() {
     assert_eq!(reference.len(), 45);
     let mut yunet = YuNet::load(&common::detector_model(), Device::Cpu, 1).unwrap();
     let mut pre = Preprocessor::new();
-    let mut tensor = Vec::new();
     let params = DetectParams::default();
     let (mut worst_iou, mut worst_lm, mut worst_score) = (1.0f32, 0.0f32, 0.0f32);
     let mut failures = vec![];
@@ -40,9 +39,9 @@ fn detector_matches_reference_outputs_on_eval_photos() {
             img.width() as usize * 3,
         );
         let lb = Letterbox::fit(img.width(), img.height(), 640, 640);
-        pre.prepare(&frame, &lb, &mut tensor).unwrap();
+        pre.prepare(&frame, &lb, yunet.input(&lb).unwrap()).unwrap();
         let mut faces = vec![];
-        yunet.detect(&tensor, &lb, &params, &mut faces).unwrap();
+        yunet.detect(&lb, &params, &mut faces).unwrap();
         if faces.len() != r.faces_found {
             failures.push(format!(
                 "{}: {} faces, reference {}",

@@ -5,5 +5,6 @@ pub mod geometry;
 pub mod motion_gate;
 pub mod nms;
 pub mod preprocess;
+pub mod resample;
 pub mod yunet;
 pub mod yunet_decode;

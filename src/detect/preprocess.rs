@@ -6,13 +6,8 @@
 //! converted to BGR only at the small inference size, so the cost of colour conversion does
 //! not grow with the camera resolution.
 
-use std::marker::PhantomData;
-
-use fast_image_resize::images::TypedImage;
-use fast_image_resize::pixels::{InnerPixel, U8x2, U8x3, U8x4, U8};
-use fast_image_resize::{FilterType, ImageView, PixelTrait, ResizeAlg, ResizeOptions, Resizer};
-
 use super::geometry::Letterbox;
+use super::resample::{Resampler, Source};
 
 /// Raw video layouts the detector reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,147 +106,92 @@ pub enum PreprocessError {
     },
     #[error("empty frame ({0}x{1})")]
     Empty(u32, u32),
-    #[error("resize failed: {0}")]
-    Resize(String),
+    #[error("the tensor holds {len} values, not 3 planes of {w}x{h}")]
+    TensorSize { len: usize, w: usize, h: usize },
 }
 
-/// A strided plane seen as an image of pixels `P`, so the resizer reads the mapped video
-/// memory directly, whatever its row padding.
-struct StridedView<'a, P> {
+/// Plane `plane` of `width` x `height` pixels of `channels` bytes, checked to be
+/// within the mapped memory, whatever its row padding.
+fn source<'a>(
+    plane: usize,
+    p: &Plane<'a>,
     width: u32,
     height: u32,
-    stride: usize,
-    data: &'a [u8],
-    _pixel: PhantomData<P>,
-}
-
-impl<'a, P: InnerPixel + bytemuck::Pod> StridedView<'a, P> {
-    fn new(plane: usize, p: &Plane<'a>, width: u32, height: u32) -> Result<Self, PreprocessError> {
-        let row_bytes = width as usize * P::size();
-        let rows = height as usize;
-        let needed = if rows == 0 {
-            0
-        } else {
-            p.stride * (rows - 1) + row_bytes
-        };
-        if p.stride < row_bytes || p.data.len() < needed {
-            return Err(PreprocessError::PlaneTooSmall {
-                plane,
-                len: p.data.len(),
-                rows,
-                row_bytes,
-                stride: p.stride,
-            });
-        }
-        Ok(StridedView {
-            width,
-            height,
+    channels: usize,
+) -> Result<Source<'a>, PreprocessError> {
+    let row_bytes = width as usize * channels;
+    let rows = height as usize;
+    let needed = if rows == 0 {
+        0
+    } else {
+        p.stride * (rows - 1) + row_bytes
+    };
+    if p.stride < row_bytes || p.data.len() < needed {
+        return Err(PreprocessError::PlaneTooSmall {
+            plane,
+            len: p.data.len(),
+            rows,
+            row_bytes,
             stride: p.stride,
-            data: p.data,
-            _pixel: PhantomData,
-        })
+        });
     }
+    Ok(Source {
+        data: p.data,
+        width,
+        height,
+        stride: p.stride,
+    })
 }
 
-// SAFETY: every row `iter_rows` yields holds exactly `width` pixels (checked in `new`).
-unsafe impl<P: InnerPixel + bytemuck::Pod> ImageView for StridedView<'_, P> {
-    type Pixel = P;
-
-    fn width(&self) -> u32 {
-        self.width
-    }
-
-    fn height(&self) -> u32 {
-        self.height
-    }
-
-    fn iter_rows(&self, start_row: u32) -> impl Iterator<Item = &[P]> {
-        let row_bytes = self.width as usize * P::size();
-        (start_row.min(self.height)..self.height).map(move |y| {
-            let off = y as usize * self.stride;
-            bytemuck::cast_slice(&self.data[off..off + row_bytes])
-        })
-    }
-}
-
-/// Resized planes, kept between frames so steady-state preprocessing allocates nothing.
+/// Resized planes (tightly packed), kept between frames so steady-state preprocessing
+/// allocates nothing.
 #[derive(Default)]
 struct Scratch {
-    c1: Option<TypedImage<'static, U8>>,
-    c1b: Option<TypedImage<'static, U8>>,
-    c1c: Option<TypedImage<'static, U8>>,
-    c2: Option<TypedImage<'static, U8x2>>,
-    c3: Option<TypedImage<'static, U8x3>>,
-    c4: Option<TypedImage<'static, U8x4>>,
+    luma: Vec<u8>,
+    u: Vec<u8>,
+    v: Vec<u8>,
+    uv: Vec<u8>,
+    packed: Vec<u8>,
 }
 
-fn sized<'s, P: InnerPixel>(
-    slot: &'s mut Option<TypedImage<'static, P>>,
-    w: u32,
-    h: u32,
-) -> &'s mut TypedImage<'static, P> {
-    if slot.as_ref().map(|i| (i.width(), i.height())) != Some((w, h)) {
-        *slot = Some(TypedImage::new(w, h));
-    }
-    slot.as_mut().expect("just set")
+/// `buf` holding `w` x `h` pixels of `channels` bytes (grown once per geometry).
+fn sized(buf: &mut Vec<u8>, w: u32, h: u32, channels: usize) -> &mut [u8] {
+    buf.resize(w as usize * h as usize * channels, 0);
+    buf
 }
 
 /// Reusable frame → tensor converter.
+///
+/// Resizing is plain bilinear interpolation, as OpenCV's `INTER_LINEAR` that produced the
+/// reference outputs (PROVENANCE.md §1): the golden test reproduces the reference
+/// landmarks with it (a widening convolution kernel moved them by up to 19 px on 2048 px
+/// photos).
+#[derive(Default)]
 pub struct Preprocessor {
-    resizer: Resizer,
-    options: ResizeOptions,
+    resampler: Resampler,
     scratch: Scratch,
     /// Scaled size, tensor size and tensor buffer of the last frame: that buffer's padding is zero.
     geometry: Option<(u32, u32, usize, usize, usize)>,
 }
 
-impl Default for Preprocessor {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Preprocessor {
-    /// Plain bilinear interpolation, as OpenCV's `INTER_LINEAR` that produced the reference
-    /// outputs (PROVENANCE.md §1): the golden test reproduces the reference landmarks with it
-    /// (a widening convolution kernel moved them by up to 19 px on 2048 px photos).
     pub fn new() -> Self {
-        Self::with_algorithm(ResizeAlg::Interpolation(FilterType::Bilinear))
+        Self::default()
     }
 
-    pub fn with_algorithm(alg: ResizeAlg) -> Self {
-        Preprocessor {
-            resizer: Resizer::new(),
-            // The 4th byte of RGBx/BGRx is padding or alpha we ignore: no premultiplication.
-            options: ResizeOptions::new().resize_alg(alg).use_alpha(false),
-            scratch: Scratch::default(),
-            geometry: None,
-        }
-    }
-
-    fn resize<P: PixelTrait + bytemuck::Pod>(
-        resizer: &mut Resizer,
-        options: &ResizeOptions,
-        src: &StridedView<'_, P>,
-        dst: &mut TypedImage<'static, P>,
-    ) -> Result<(), PreprocessError> {
-        resizer
-            .resize_typed(src, dst, options)
-            .map_err(|e| PreprocessError::Resize(e.to_string()))
-    }
-
-    /// Fills `tensor` with the `[1, 3, lb.tensor_h, lb.tensor_w]` BGR float input for `frame`.
+    /// Fills `tensor` (`3 * lb.tensor_w * lb.tensor_h` values, zero where no earlier
+    /// frame wrote) with the `[1, 3, lb.tensor_h, lb.tensor_w]` BGR float input for `frame`.
     pub fn prepare(
         &mut self,
         frame: &FrameRef,
         lb: &Letterbox,
-        tensor: &mut Vec<f32>,
+        tensor: &mut [f32],
     ) -> Result<(), PreprocessError> {
         let (w, h) = (frame.width, frame.height);
         if w == 0 || h == 0 {
             return Err(PreprocessError::Empty(w, h));
         }
-        let mut out = self.planar_tensor(lb, tensor);
+        let mut out = self.planar_tensor(lb, tensor)?;
         match frame.layout {
             PixelLayout::Rgb | PixelLayout::Bgr => self.packed3(frame, lb, &mut out),
             PixelLayout::Rgbx | PixelLayout::Bgrx => self.packed4(frame, lb, &mut out),
@@ -259,22 +199,32 @@ impl Preprocessor {
         }
     }
 
-    /// The tensor sized for `lb`, as three planes to fill in raster order. The padding right
-    /// of and below the scaled image stays zero between frames of one geometry written into
+    /// The tensor for `lb`, as three planes to fill in raster order. The padding right of
+    /// and below the scaled image stays zero between frames of one geometry written into
     /// the same buffer, so only a new geometry or buffer pays for zeroing the whole tensor.
-    fn planar_tensor<'t>(&mut self, lb: &Letterbox, tensor: &'t mut Vec<f32>) -> PlanarBgr<'t> {
+    fn planar_tensor<'t>(
+        &mut self,
+        lb: &Letterbox,
+        tensor: &'t mut [f32],
+    ) -> Result<PlanarBgr<'t>, PreprocessError> {
         let (sw, sh) = (lb.scaled_w, lb.scaled_h);
         let (tw, th) = (lb.tensor_w as usize, lb.tensor_h as usize);
         let plane = tw * th;
+        if tensor.len() != 3 * plane {
+            return Err(PreprocessError::TensorSize {
+                len: tensor.len(),
+                w: tw,
+                h: th,
+            });
+        }
         let geometry = (sw, sh, tw, th, tensor.as_ptr() as usize);
-        if tensor.len() != 3 * plane || self.geometry != Some(geometry) {
-            tensor.clear();
-            tensor.resize(3 * plane, 0.0);
-            self.geometry = Some((sw, sh, tw, th, tensor.as_ptr() as usize));
+        if self.geometry != Some(geometry) {
+            tensor.fill(0.0);
+            self.geometry = Some(geometry);
         }
         let (b, rest) = tensor.split_at_mut(plane);
         let (g, r) = rest.split_at_mut(plane);
-        PlanarBgr {
+        Ok(PlanarBgr {
             b,
             g,
             r,
@@ -282,7 +232,7 @@ impl Preprocessor {
             row: 0,
             width: sw as usize,
             stride: tw,
-        }
+        })
     }
 
     /// RGB or BGR, 3 bytes a pixel.
@@ -292,12 +242,13 @@ impl Preprocessor {
         lb: &Letterbox,
         out: &mut PlanarBgr,
     ) -> Result<(), PreprocessError> {
-        let src = StridedView::<U8x3>::new(0, &frame.planes[0], frame.width, frame.height)?;
-        let dst = sized(&mut self.scratch.c3, lb.scaled_w, lb.scaled_h);
-        Self::resize(&mut self.resizer, &self.options, &src, dst)?;
+        let src = source(0, &frame.planes[0], frame.width, frame.height, 3)?;
+        let dst = sized(&mut self.scratch.packed, lb.scaled_w, lb.scaled_h, 3);
+        self.resampler
+            .resize::<3>(&src, dst, lb.scaled_w, lb.scaled_h);
         let swap = frame.layout == PixelLayout::Rgb;
-        for p in dst.pixels() {
-            let [a, b, c] = p.0;
+        for p in dst.chunks_exact(3) {
+            let [a, b, c] = [p[0], p[1], p[2]];
             out.put((if swap { [c, b, a] } else { [a, b, c] }).map(f32::from));
         }
         Ok(())
@@ -310,12 +261,14 @@ impl Preprocessor {
         lb: &Letterbox,
         out: &mut PlanarBgr,
     ) -> Result<(), PreprocessError> {
-        let src = StridedView::<U8x4>::new(0, &frame.planes[0], frame.width, frame.height)?;
-        let dst = sized(&mut self.scratch.c4, lb.scaled_w, lb.scaled_h);
-        Self::resize(&mut self.resizer, &self.options, &src, dst)?;
+        // The 4th byte is padding or alpha, resized with the others and ignored.
+        let src = source(0, &frame.planes[0], frame.width, frame.height, 4)?;
+        let dst = sized(&mut self.scratch.packed, lb.scaled_w, lb.scaled_h, 4);
+        self.resampler
+            .resize::<4>(&src, dst, lb.scaled_w, lb.scaled_h);
         let swap = frame.layout == PixelLayout::Rgbx;
-        for p in dst.pixels() {
-            let [a, b, c, _] = p.0;
+        for p in dst.chunks_exact(4) {
+            let [a, b, c] = [p[0], p[1], p[2]];
             out.put((if swap { [c, b, a] } else { [a, b, c] }).map(f32::from));
         }
         Ok(())
@@ -332,35 +285,27 @@ impl Preprocessor {
         let (w, h) = (frame.width, frame.height);
         let (sw, sh) = (lb.scaled_w, lb.scaled_h);
         let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-        let (rz, opt, sc) = (&mut self.resizer, &self.options, &mut self.scratch);
-        let src_y = StridedView::<U8>::new(0, &frame.planes[0], w, h)?;
-        let y = sized(&mut sc.c1, sw, sh);
-        Self::resize(rz, opt, &src_y, y)?;
+        let (rs, sc) = (&mut self.resampler, &mut self.scratch);
+        let luma = sized(&mut sc.luma, sw, sh, 1);
+        rs.resize::<1>(&source(0, &frame.planes[0], w, h, 1)?, luma, sw, sh);
         let to_rgb = YuvToRgb::new(frame.yuv);
         let bgr = |y: u8, u: u8, v: u8| {
             let [r, g, b] = to_rgb.apply(y, u, v);
             [b, g, r]
         };
         if frame.layout == PixelLayout::I420 {
-            let src_u = StridedView::<U8>::new(1, &frame.planes[1], cw, ch)?;
-            let src_v = StridedView::<U8>::new(2, &frame.planes[2], cw, ch)?;
-            let u = sized(&mut sc.c1b, sw, sh);
-            Self::resize(rz, opt, &src_u, u)?;
-            let v = sized(&mut sc.c1c, sw, sh);
-            Self::resize(rz, opt, &src_v, v)?;
-            let (u, v) = (sc.c1b.as_ref().unwrap(), sc.c1c.as_ref().unwrap());
-            let ys = sc.c1.as_ref().unwrap().pixels();
-            for ((yy, uu), vv) in ys.iter().zip(u.pixels()).zip(v.pixels()) {
-                out.put(bgr(yy.0, uu.0, vv.0));
+            let u = sized(&mut sc.u, sw, sh, 1);
+            rs.resize::<1>(&source(1, &frame.planes[1], cw, ch, 1)?, u, sw, sh);
+            let v = sized(&mut sc.v, sw, sh, 1);
+            rs.resize::<1>(&source(2, &frame.planes[2], cw, ch, 1)?, v, sw, sh);
+            for ((&yy, &uu), &vv) in luma.iter().zip(u.iter()).zip(v.iter()) {
+                out.put(bgr(yy, uu, vv));
             }
         } else {
-            let src_uv = StridedView::<U8x2>::new(1, &frame.planes[1], cw, ch)?;
-            let uv = sized(&mut sc.c2, sw, sh);
-            Self::resize(rz, opt, &src_uv, uv)?;
-            let ys = sc.c1.as_ref().unwrap().pixels();
-            for (yy, uv) in ys.iter().zip(sc.c2.as_ref().unwrap().pixels()) {
-                let [uu, vv] = uv.0;
-                out.put(bgr(yy.0, uu, vv));
+            let uv = sized(&mut sc.uv, sw, sh, 2);
+            rs.resize::<2>(&source(1, &frame.planes[1], cw, ch, 2)?, uv, sw, sh);
+            for (&yy, uv) in luma.iter().zip(uv.chunks_exact(2)) {
+                out.put(bgr(yy, uv[0], uv[1]));
             }
         }
         Ok(())
@@ -446,6 +391,11 @@ impl YuvToRgb {
 mod tests {
     use super::*;
 
+    /// A zeroed tensor of `lb`'s size.
+    fn tensor(lb: &Letterbox) -> Vec<f32> {
+        vec![0.0; 3 * (lb.tensor_w * lb.tensor_h) as usize]
+    }
+
     fn at(t: &[f32], lb: &Letterbox, c: usize, x: usize, y: usize) -> f32 {
         t[c * (lb.tensor_w * lb.tensor_h) as usize + y * lb.tensor_w as usize + x]
     }
@@ -461,7 +411,7 @@ mod tests {
         }
         let f = FrameRef::packed(PixelLayout::Rgb, 4, 2, &data, 16);
         let lb = Letterbox::fit(4, 2, 0, 0);
-        let mut t = vec![];
+        let mut t = tensor(&lb);
         Preprocessor::new().prepare(&f, &lb, &mut t).unwrap();
         assert_eq!(t.len(), 3 * 32 * 32);
         assert_eq!(
@@ -483,7 +433,7 @@ mod tests {
         let f = FrameRef::packed(PixelLayout::Bgrx, 64, 32, &data, 64 * 4);
         let lb = Letterbox::fit(64, 32, 32, 0);
         assert_eq!((lb.scaled_w, lb.scaled_h), (32, 16));
-        let mut t = vec![];
+        let mut t = tensor(&lb);
         Preprocessor::new().prepare(&f, &lb, &mut t).unwrap();
         assert_eq!(
             [
@@ -512,7 +462,7 @@ mod tests {
             stride: 4,
         };
         let lb = Letterbox::fit(w, h, 0, 0);
-        let mut t = vec![];
+        let mut t = tensor(&lb);
         let mut pp = Preprocessor::new();
         pp.prepare(&f, &lb, &mut t).unwrap();
         let bgr = [
@@ -528,7 +478,7 @@ mod tests {
             data: &uv,
             stride: 8,
         };
-        let mut t2 = vec![];
+        let mut t2 = tensor(&lb);
         pp.prepare(&f2, &lb, &mut t2).unwrap();
         assert_eq!(t, t2);
 
@@ -561,9 +511,9 @@ mod tests {
             data: &c,
             stride: 3,
         };
-        let mut t = vec![];
+        let lb = Letterbox::fit(w, h, 0, 0);
         Preprocessor::new()
-            .prepare(&f, &Letterbox::fit(w, h, 0, 0), &mut t)
+            .prepare(&f, &lb, &mut tensor(&lb))
             .unwrap();
     }
 
@@ -571,10 +521,15 @@ mod tests {
     fn short_planes_are_an_error_not_a_panic() {
         let data = vec![0u8; 10];
         let f = FrameRef::packed(PixelLayout::Rgb, 4, 4, &data, 12);
+        let lb = Letterbox::fit(4, 4, 0, 0);
         let e = Preprocessor::new()
-            .prepare(&f, &Letterbox::fit(4, 4, 0, 0), &mut vec![])
+            .prepare(&f, &lb, &mut tensor(&lb))
             .unwrap_err();
         assert!(matches!(e, PreprocessError::PlaneTooSmall { plane: 0, .. }));
+        let e = Preprocessor::new()
+            .prepare(&f, &lb, &mut vec![0.0; 7])
+            .unwrap_err();
+        assert!(matches!(e, PreprocessError::TensorSize { len: 7, .. }));
         let e = Preprocessor::new()
             .prepare(
                 &FrameRef::packed(PixelLayout::Rgb, 0, 4, &data, 12),

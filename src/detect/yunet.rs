@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use ort::value::TensorRef;
+use ort::memory::Allocator;
+use ort::session::{HasSelectedOutputs, OutputSelector, RunOptions};
+use ort::value::Tensor;
 
 use super::geometry::{Face, Letterbox};
 use super::nms::nms;
@@ -37,11 +39,47 @@ impl Default for DetectParams {
 
 pub struct YuNet {
     session: SharedSession,
+    /// The input and outputs of runs for one tensor size, made once per size.
+    io: Option<RunIo>,
     /// Decoded candidates, reused between frames.
     scratch: Vec<Face>,
     /// The 12 raw outputs copied out of the run (per stride: cls, obj, bbox, kps), reused
     /// between frames: decoding and NMS run on them after the session is released.
     raw: [[Vec<f32>; 4]; 3],
+}
+
+/// What a run needs that `ort` would otherwise allocate on every run: the input tensor
+/// (the preprocessor writes into it) and the 12 outputs, preallocated in the run options
+/// so ONNX Runtime writes into them.
+struct RunIo {
+    size: (u32, u32),
+    input: Tensor<f32>,
+    options: RunOptions<HasSelectedOutputs>,
+}
+
+impl RunIo {
+    fn new(w: u32, h: u32) -> Result<RunIo, String> {
+        let fail = |e: ort::Error| format!("cannot allocate the detector's tensors: {e}");
+        let cpu = Allocator::default();
+        let mut input =
+            Tensor::<f32>::new(&cpu, [1usize, 3, h as usize, w as usize]).map_err(fail)?;
+        // Padding right of and below the picture must read as black (zero).
+        input.extract_tensor_mut().1.fill(0.0);
+        let mut outputs = OutputSelector::default();
+        for (stride, names) in STRIDES.into_iter().zip(OUTPUT_NAMES) {
+            let anchors = ((w / stride) * (h / stride)) as usize;
+            for (name, (_, last)) in names.into_iter().zip(OUTPUT_KINDS) {
+                let output = Tensor::<f32>::new(&cpu, [1, anchors, last as usize]).map_err(fail)?;
+                outputs = outputs.preallocate(name, output);
+            }
+        }
+        let options = RunOptions::new().map_err(fail)?.with_outputs(outputs);
+        Ok(RunIo {
+            size: (w, h),
+            input,
+            options,
+        })
+    }
 }
 
 const INPUT: &str = "input";
@@ -54,8 +92,7 @@ const OUTPUT_NAMES: [[&str; 4]; 3] = [
     ["cls_32", "obj_32", "bbox_32", "kps_32"],
 ];
 
-/// Last dimension each output kind must have (the test checks the contract table by it).
-#[cfg(test)]
+/// Last dimension of each output kind (`[1, anchors, last]`).
 const OUTPUT_KINDS: [(&str, i64); 4] = [("cls", 1), ("obj", 1), ("bbox", 4), ("kps", 10)];
 
 /// An output `[N, A, last]`: batch, anchors, the kind's values.
@@ -100,6 +137,7 @@ impl YuNet {
         })?;
         Ok(YuNet {
             session,
+            io: None,
             scratch: Vec::new(),
             raw: Default::default(),
         })
@@ -110,20 +148,31 @@ impl YuNet {
         &self.session
     }
 
-    /// Runs the detector on `tensor` (NCHW BGR 0..255, `lb.tensor_w` x `lb.tensor_h`, batch 1)
-    /// and appends the faces, in frame pixels, to `out`.
+    /// The input tensor for `lb` (NCHW BGR 0..255, `lb.tensor_w` x `lb.tensor_h`, batch 1,
+    /// zero outside the picture) to fill before [`YuNet::detect`]. Made on the first frame
+    /// of a size, then the same buffer every frame.
+    pub fn input(&mut self, lb: &Letterbox) -> Result<&mut [f32], String> {
+        let size = (lb.tensor_w, lb.tensor_h);
+        if self.io.as_ref().map(|io| io.size) != Some(size) {
+            self.io = Some(RunIo::new(size.0, size.1)?);
+        }
+        let io = self.io.as_mut().expect("just made");
+        io.input
+            .try_extract_tensor_mut()
+            .map(|(_, data)| data)
+            .map_err(|e| format!("detector input: {e}"))
+    }
+
+    /// Runs the detector on the input filled through [`YuNet::input`] for `lb` and appends
+    /// the faces, in frame pixels, to `out`.
     pub fn detect(
         &mut self,
-        tensor: &[f32],
         lb: &Letterbox,
         params: &DetectParams,
         out: &mut Vec<Face>,
     ) -> Result<(), String> {
         let (w, h) = (lb.tensor_w, lb.tensor_h);
-        let shape = [1usize, 3, h as usize, w as usize];
-        let input = TensorRef::from_array_view((shape, tensor))
-            .map_err(|e| format!("cannot wrap the detector input: {e}"))?;
-        self.run_into_raw(input)?;
+        self.run_into_raw((w, h))?;
         self.scratch.clear();
         for (stride, [cls, obj, bbox, kps]) in STRIDES.into_iter().zip(&self.raw) {
             let so = StrideOutputs {
@@ -153,10 +202,15 @@ impl YuNet {
 
     /// One run of a session of the pool, its outputs copied into `raw`; the session is
     /// free again for another camera's frame as soon as the copy is made.
-    fn run_into_raw(&mut self, input: TensorRef<'_, f32>) -> Result<(), String> {
+    fn run_into_raw(&mut self, size: (u32, u32)) -> Result<(), String> {
+        let io = self
+            .io
+            .as_ref()
+            .filter(|io| io.size == size)
+            .ok_or("the detector input was not filled for this size")?;
         let mut session = self.session.lock();
         let outputs = session
-            .run(ort::inputs![INPUT => input])
+            .run_with_options(ort::inputs![&io.input], &io.options)
             .map_err(|e| format!("detector inference failed: {e}"))?;
         for (names, raw) in OUTPUT_NAMES.iter().zip(&mut self.raw) {
             for (name, copy) in names.iter().zip(raw) {

@@ -17,7 +17,6 @@ pub struct PhotoEmbedder {
     embedder: Embedder,
     pre: Preprocessor,
     chips: ChipExtractor,
-    tensor: Vec<f32>,
     chip: Vec<f32>,
 }
 
@@ -28,7 +27,6 @@ impl PhotoEmbedder {
             embedder: Embedder::load(embedder, Device::Cpu, 1)?,
             pre: Preprocessor::new(),
             chips: ChipExtractor::default(),
-            tensor: Vec::new(),
             chip: vec![0.0; 3 * CHIP * CHIP],
         })
     }
@@ -53,12 +51,13 @@ impl PhotoEmbedder {
     ) -> Result<Option<PhotoView>, String> {
         let frame = FrameRef::packed(PixelLayout::Rgb, width, height, rgb, width as usize * 3);
         let lb = Letterbox::fit(width, height, 640, 640);
+        let input = self.yunet.input(&lb)?;
         self.pre
-            .prepare(&frame, &lb, &mut self.tensor)
+            .prepare(&frame, &lb, input)
             .map_err(|e| e.to_string())?;
         let mut faces = Vec::new();
         self.yunet
-            .detect(&self.tensor, &lb, &DetectParams::default(), &mut faces)?;
+            .detect(&lb, &DetectParams::default(), &mut faces)?;
         let Some(face) = faces
             .iter()
             .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))

@@ -70,7 +70,6 @@ impl Default for Settings {
 struct Detector {
     yunet: YuNet,
     pre: Preprocessor,
-    tensor: Vec<f32>,
     faces: Vec<Face>,
     gate: MotionGate,
 }
@@ -128,19 +127,21 @@ impl FaceDetector {
         } else {
             5
         };
-        let still = video
-            .with_frame(buf, |fr| {
-                if det.gate.decide(fr, threshold, per_second.max(1)) == GateDecision::Skip {
-                    return Ok(true);
-                }
-                det.pre.prepare(fr, &lb, &mut det.tensor).map(|_| false)
-            })?
-            .map_err(|e| format!("cannot prepare the frame: {e}"))?;
+        let still = video.with_frame(buf, |fr| {
+            if det.gate.decide(fr, threshold, per_second.max(1)) == GateDecision::Skip {
+                return Ok(true);
+            }
+            let input = det.yunet.input(&lb)?;
+            det.pre
+                .prepare(fr, &lb, input)
+                .map(|_| false)
+                .map_err(|e| format!("cannot prepare the frame: {e}"))
+        })??;
         if still {
             return Ok(Slot::Still);
         }
         det.faces.clear();
-        det.yunet.detect(&det.tensor, &lb, params, &mut det.faces)?;
+        det.yunet.detect(&lb, params, &mut det.faces)?;
         let mut attached = 0i32;
         for face in &det.faces {
             if meta::faces::attach_face(buf, face, attached, w, h) {
@@ -328,7 +329,6 @@ impl BaseTransformImpl for FaceDetector {
             detector: Some(Detector {
                 yunet,
                 pre: Preprocessor::new(),
-                tensor: Vec::new(),
                 faces: Vec::new(),
                 gate: MotionGate::new(),
             }),
