@@ -527,14 +527,14 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, PreprocessError::PlaneTooSmall { plane: 0, .. }));
         let e = Preprocessor::new()
-            .prepare(&f, &lb, &mut vec![0.0; 7])
+            .prepare(&f, &lb, &mut [0.0; 7])
             .unwrap_err();
         assert!(matches!(e, PreprocessError::TensorSize { len: 7, .. }));
         let e = Preprocessor::new()
             .prepare(
                 &FrameRef::packed(PixelLayout::Rgb, 0, 4, &data, 12),
                 &Letterbox::fit(1, 1, 0, 0),
-                &mut vec![],
+                &mut [],
             )
             .unwrap_err();
         assert_eq!(e, PreprocessError::Empty(0, 4));
