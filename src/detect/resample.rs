@@ -12,8 +12,9 @@
 
 use std::ops::Range;
 
-/// A strided source image: `channels` interleaved bytes a pixel, rows `stride` bytes apart.
-/// The caller checked that `data` holds `height` rows of `width * channels` bytes.
+/// A strided source image: pixels of `C` interleaved bytes (the `C` of
+/// [`Resampler::resize`]), rows `stride` bytes apart. The caller checked that `data` holds
+/// `height` rows of `width * C` bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct Source<'a> {
     pub data: &'a [u8],
