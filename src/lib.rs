@@ -24,6 +24,7 @@ pub mod redact;
 pub mod registry;
 pub mod track;
 pub mod video_frame;
+mod worker_slot;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     meta::register();

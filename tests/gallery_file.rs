@@ -90,11 +90,17 @@ fn sigkill_while_writing_never_leaves_an_unloadable_file() {
     let file = tmp("kill.gal");
     let tmp_prefix = format!("{}.tmp-", file.file_name().unwrap().to_string_lossy());
     let json = tmp("kill.json");
-    let desc = chain(
+    // A floor of 1 ms a frame (3 s over the clip), so a fast machine does not finish the
+    // clip before the second save starts.
+    let desc = common::counting_chain(
         "synth/synth_long_benchmark",
-        "kill",
-        &json,
-        &format!("gallery-file={} gallery-save-interval=1", file.display()),
+        "identity sleep-time=1000 !",
+        true,
+        &format!(
+            "gallery=kill location={} gallery-file={} gallery-save-interval=1",
+            json.display(),
+            file.display()
+        ),
     );
     let mut killed_mid_write = 0;
     for round in 0..4 {
@@ -108,8 +114,8 @@ fn sigkill_while_writing_never_leaves_an_unloadable_file() {
             .spawn()
             .unwrap();
         let partial = file.with_file_name(format!("{tmp_prefix}{}", child.id()));
-        // Kill as soon as a write is under way, once the file has been written at least once
-        // (and, from the second round, only after identities were seen).
+        // Kill as soon as the third write of the run is under way: the second, complete,
+        // holds the identities seen in the run's first seconds.
         let deadline = Instant::now() + Duration::from_secs(120);
         let mut seen_saves = 0;
         let mut was_writing = false;
@@ -119,7 +125,7 @@ fn sigkill_while_writing_never_leaves_an_unloadable_file() {
                 seen_saves += 1;
             }
             was_writing = writing;
-            if writing && seen_saves > 2 + round && file.exists() {
+            if writing && seen_saves >= 3 && file.exists() {
                 break;
             }
             assert!(Instant::now() < deadline, "round {round}: no write seen");
@@ -141,6 +147,10 @@ fn sigkill_while_writing_never_leaves_an_unloadable_file() {
         println!(
             "round {round}: killed mid-write (partial {partial_len} bytes), file {full_len} bytes loads with {} identities",
             records.len()
+        );
+        assert!(
+            !records.is_empty(),
+            "round {round}: the file lost its identities"
         );
         assert!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777 == 0o600);
     }

@@ -50,6 +50,44 @@ pub fn visit_distance(pair_distances: &[f32], probe_views: usize) -> f32 {
     (closest + sum_nearest / probe_views.max(1) as f32) / 2.0
 }
 
+/// What [`Gallery::flat_copy`] took: unpacked into records off the video thread.
+#[derive(Debug, Clone, Default)]
+pub struct GalleryCopy {
+    /// The gallery's rows as they were, `DIM` floats each.
+    rows: Vec<f32>,
+    /// (last seen, index of its first view in `views`, number of views) per identity.
+    identities: Vec<(u64, u32, u32)>,
+    /// The row of each view.
+    views: Vec<u32>,
+}
+
+impl GalleryCopy {
+    pub fn len(&self) -> usize {
+        self.identities.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.identities.is_empty()
+    }
+
+    /// Each identity's last-seen time and stored views, in gallery order.
+    pub fn identities(&self) -> impl Iterator<Item = (u64, Vec<Embedding>)> + '_ {
+        self.identities.iter().map(|&(last_seen, first, n)| {
+            let rows = &self.views[first as usize..(first + n) as usize];
+            let views = rows
+                .iter()
+                .map(|&row| {
+                    let r = row as usize;
+                    let mut e = [0.0; DIM];
+                    e.copy_from_slice(&self.rows[r * DIM..(r + 1) * DIM]);
+                    e
+                })
+                .collect();
+            (last_seen, views)
+        })
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Gallery {
     identities: Vec<Identity>,
@@ -168,25 +206,24 @@ impl Gallery {
         id
     }
 
-    /// Every identity's last-seen time and stored views (with their quality), for
-    /// persistence.
-    pub fn export(&self) -> Vec<(u64, Vec<(Embedding, f32)>)> {
-        self.identities
+    /// A flat copy of every identity's views for the gallery file: three copies of
+    /// contiguous memory, cheap enough under the site lock that all cameras share.
+    pub fn flat_copy(&self) -> GalleryCopy {
+        let mut views = Vec::with_capacity(self.owner.len());
+        let identities = self
+            .identities
             .iter()
             .map(|i| {
-                let views = i
-                    .views
-                    .iter()
-                    .map(|&(row, q)| {
-                        let r = row as usize;
-                        let mut e = [0.0; DIM];
-                        e.copy_from_slice(&self.rows[r * DIM..(r + 1) * DIM]);
-                        (e, q)
-                    })
-                    .collect();
-                (i.last_seen, views)
+                let first = views.len() as u32;
+                views.extend(i.views.iter().map(|&(row, _)| row));
+                (i.last_seen, first, i.views.len() as u32)
             })
-            .collect()
+            .collect();
+        GalleryCopy {
+            rows: self.rows.clone(),
+            identities,
+            views,
+        }
     }
 
     /// Marks a returning visit of `id` at `now` and merges its new views.

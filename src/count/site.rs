@@ -8,7 +8,7 @@ use std::time::{Instant, SystemTime};
 
 use std::path::{Path, PathBuf};
 
-use super::gallery::Gallery;
+use super::gallery::{Gallery, GalleryCopy};
 use super::persist::{self, Record};
 use super::visits::Counts;
 use crate::registry::WeakRegistry;
@@ -23,6 +23,12 @@ pub fn wall_now() -> u64 {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
+}
+
+/// Wall-clock time (ns since the epoch) of a site-clock time, on a site whose counting
+/// window started at `window_start`.
+fn wall_time(window_start: u64, site_time: u64) -> u64 {
+    (window_start + site_time).saturating_sub(CLOCK_BASE)
 }
 
 /// One site's identities and totals.
@@ -45,11 +51,6 @@ impl Site {
     /// Nanoseconds on the site clock now.
     pub fn clock_now(&self) -> u64 {
         CLOCK_BASE + self.opened.elapsed().as_nanos() as u64
-    }
-
-    /// Wall-clock time (ns since the epoch) of a site-clock time.
-    fn wall_of(&self, t: u64) -> u64 {
-        (self.window_start + t).saturating_sub(CLOCK_BASE)
     }
 
     /// Site-clock time of a wall-clock time (0 if before the clock's range).
@@ -87,21 +88,61 @@ impl Site {
         Ok(records.len())
     }
 
-    /// What to write to the gallery file now (every identity with its expiry), if the site
-    /// persists; marks it saved.
-    pub fn snapshot(&mut self, retention: u64) -> Option<(PathBuf, Vec<Record>)> {
+    /// What to write to the gallery file now, if the site persists; marks it saved. Only a
+    /// flat copy is taken here, under the site lock: [`Snapshot::records`] unpacks it.
+    pub fn snapshot(&mut self, retention: u64) -> Option<Snapshot> {
         let path = self.file.clone()?;
         self.saved = Some(Instant::now());
-        let records = self
-            .gallery
-            .export()
-            .into_iter()
+        Some(Snapshot {
+            path,
+            gallery: self.gallery.flat_copy(),
+            window_start: self.window_start,
+            retention,
+        })
+    }
+}
+
+/// A site's gallery as it was when a save fell due, for the writer thread.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The gallery file.
+    pub path: PathBuf,
+    gallery: GalleryCopy,
+    /// The site's [`Site::window_start`] then, which places its clock on the wall clock.
+    window_start: u64,
+    retention: u64,
+}
+
+impl Snapshot {
+    /// The snapshot of an empty gallery that persists to `path`.
+    #[cfg(test)]
+    pub(crate) fn empty(path: PathBuf) -> Snapshot {
+        Snapshot {
+            path,
+            gallery: GalleryCopy::default(),
+            window_start: 0,
+            retention: 0,
+        }
+    }
+
+    /// Identities in the snapshot.
+    pub fn len(&self) -> usize {
+        self.gallery.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.gallery.is_empty()
+    }
+
+    /// Every identity with its expiry on the wall clock, as the gallery file holds them.
+    pub fn records(&self) -> Vec<Record> {
+        self.gallery
+            .identities()
             .map(|(last_seen, views)| Record {
-                expiry_ns: self.wall_of(last_seen) + retention,
-                views: views.into_iter().map(|(e, _)| e).collect(),
+                expiry_ns: wall_time(self.window_start, last_seen) + self.retention,
+                views,
             })
-            .collect();
-        Some((path, records))
+            .collect()
     }
 }
 
@@ -133,6 +174,7 @@ pub fn identity_count(name: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::embed::embedder::Embedding;
 
     #[test]
     fn same_name_shares_and_last_user_frees() {
@@ -149,6 +191,54 @@ mod tests {
             fresh.lock().unwrap().counts.visits,
             0,
             "a site without users starts afresh"
+        );
+    }
+
+    fn view(seed: f32) -> Embedding {
+        let mut e = [0.0; crate::embed::embedder::DIM];
+        for (i, v) in e.iter_mut().enumerate() {
+            *v = ((i as f32 + 1.0) * seed).sin() / 16.0;
+        }
+        e
+    }
+
+    #[test]
+    fn a_snapshot_holds_the_gallery_as_it_was_and_round_trips() {
+        let retention = 3_600_000_000_000;
+        let shop = site("test-snapshot");
+        let dir = std::env::temp_dir().join(format!("footfall-site-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gallery.bin");
+        let _ = std::fs::remove_file(&path);
+        let snapshot = {
+            let mut s = shop.lock().unwrap();
+            s.attach_file(&path, retention).unwrap();
+            let now = s.clock_now();
+            s.gallery.insert(&[(view(1.0), 0.9), (view(1.5), 0.8)], now);
+            s.gallery.insert(&[(view(2.0), 0.7)], now);
+            let snapshot = s.snapshot(retention).unwrap();
+            // Later changes are not in the snapshot.
+            s.gallery.insert(&[(view(3.0), 0.7)], now);
+            snapshot
+        };
+        let records = snapshot.records();
+        assert_eq!((snapshot.len(), records.len()), (2, 2));
+        assert_eq!(records[0].views, vec![view(1.0), view(1.5)]);
+        assert_eq!(records[1].views, vec![view(2.0)]);
+        let expiry = wall_now() + retention;
+        for r in &records {
+            assert!(
+                r.expiry_ns.abs_diff(expiry) < 60_000_000_000,
+                "{}",
+                r.expiry_ns
+            );
+        }
+        persist::save(&path, &records, wall_now()).unwrap();
+        drop(shop);
+        let reopened = site("test-snapshot");
+        assert_eq!(
+            reopened.lock().unwrap().attach_file(&path, retention),
+            Ok(2)
         );
     }
 }

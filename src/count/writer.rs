@@ -9,7 +9,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::events::EventWriter;
-use super::persist::{self, Record};
+use super::persist;
+use super::site::Snapshot;
 
 /// Jobs the channel holds before new ones are dropped: minutes of events at any real rate.
 pub const QUEUE_JOBS: usize = 256;
@@ -18,11 +19,7 @@ enum Job {
     /// One JSON object, without its newline.
     Line(String),
     /// A gallery-file snapshot and the wall-clock time (ns) it was taken at.
-    Gallery {
-        path: PathBuf,
-        records: Vec<Record>,
-        wall_now: u64,
-    },
+    Gallery { snapshot: Snapshot, wall_now: u64 },
     /// Answered once every job queued before it is done.
     Flush(SyncSender<()>),
 }
@@ -72,18 +69,9 @@ impl BackgroundWriter {
         self.queue(Job::Line(text))
     }
 
-    /// Queues a gallery-file snapshot (never blocks).
-    pub fn save_gallery(
-        &self,
-        path: PathBuf,
-        records: Vec<Record>,
-        wall_now: u64,
-    ) -> Result<(), Dropped> {
-        self.queue(Job::Gallery {
-            path,
-            records,
-            wall_now,
-        })
+    /// Queues a gallery-file snapshot (never blocks): it is unpacked and written there.
+    pub fn save_gallery(&self, snapshot: Snapshot, wall_now: u64) -> Result<(), Dropped> {
+        self.queue(Job::Gallery { snapshot, wall_now })
     }
 
     /// Waits up to `wait` until everything queued so far is written (end of stream: the last
@@ -117,13 +105,9 @@ impl BackgroundWriter {
     /// Writes the last snapshot whatever the queue holds (waits for room: called when the
     /// element stops, never on the video thread), then ends the thread after every queued
     /// job and returns what it reported since the last look.
-    pub fn finish(mut self, last: Option<(PathBuf, Vec<Record>, u64)>) -> Vec<Report> {
-        if let (Some(jobs), Some((path, records, wall_now))) = (self.jobs.as_ref(), last) {
-            let _ = jobs.send(Job::Gallery {
-                path,
-                records,
-                wall_now,
-            });
+    pub fn finish(mut self, last: Option<(Snapshot, u64)>) -> Vec<Report> {
+        if let (Some(jobs), Some((snapshot, wall_now))) = (self.jobs.as_ref(), last) {
+            let _ = jobs.send(Job::Gallery { snapshot, wall_now });
         }
         self.stop();
         std::iter::from_fn(|| self.next_report()).collect()
@@ -150,14 +134,7 @@ fn work(queue: Receiver<Job>, mut lines: Option<EventWriter>, report: mpsc::Send
                 Some(w) => w.write_line(&text).err().map(Report::Failed),
                 None => None,
             },
-            Job::Gallery {
-                path,
-                records,
-                wall_now,
-            } => Some(match persist::save(&path, &records, wall_now) {
-                Ok(identities) => Report::GallerySaved { path, identities },
-                Err(e) => Report::Failed(e),
-            }),
+            Job::Gallery { snapshot, wall_now } => Some(save(snapshot, wall_now)),
             Job::Flush(done) => {
                 let _ = done.try_send(());
                 None
@@ -166,6 +143,16 @@ fn work(queue: Receiver<Job>, mut lines: Option<EventWriter>, report: mpsc::Send
         if let Some(r) = outcome {
             let _ = report.send(r);
         }
+    }
+}
+
+fn save(snapshot: Snapshot, wall_now: u64) -> Report {
+    match persist::save(&snapshot.path, &snapshot.records(), wall_now) {
+        Ok(identities) => Report::GallerySaved {
+            path: snapshot.path,
+            identities,
+        },
+        Err(e) => Report::Failed(e),
     }
 }
 
@@ -222,9 +209,9 @@ mod tests {
     fn write_failures_and_saves_are_reported() {
         let w = BackgroundWriter::spawn(None).unwrap();
         let bad = PathBuf::from("/nonexistent-footfall-dir/gallery.bin");
-        w.save_gallery(bad, Vec::new(), 0).unwrap();
+        w.save_gallery(Snapshot::empty(bad), 0).unwrap();
         let good = temp("gallery.bin");
-        let reports = w.finish(Some((good.clone(), Vec::new(), 0)));
+        let reports = w.finish(Some((Snapshot::empty(good.clone()), 0)));
         assert_eq!(reports.len(), 2, "{reports:?}");
         assert!(matches!(&reports[0], Report::Failed(m) if m.contains("nonexistent")));
         assert_eq!(

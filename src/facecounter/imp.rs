@@ -12,8 +12,7 @@ use gst_base::subclass::prelude::*;
 
 use crate::count::events::{EventOutputs, EventWriter, VisitEvent};
 use crate::count::gallery::Gallery;
-use crate::count::persist::Record;
-use crate::count::site::{self, Site};
+use crate::count::site::{self, Site, Snapshot};
 use crate::count::staff;
 use crate::count::track_visits::{TrackParams, TrackVisits};
 use crate::count::visits::{CountParams, Counts, Outcome, TrackEnd, VisitBuilder};
@@ -203,20 +202,15 @@ impl FaceCounter {
         }
     }
 
-    /// Hands a gallery snapshot (taken under the site lock) to the writer thread.
-    fn save_gallery(
-        &self,
-        r: &Running,
-        snapshot: Option<(std::path::PathBuf, Vec<Record>)>,
-        posts: &mut Vec<gst::Message>,
-    ) {
-        let Some((path, records)) = snapshot else {
+    /// Hands a gallery snapshot (a flat copy taken under the site lock) to the writer thread.
+    fn save_gallery(&self, r: &Running, snapshot: Option<Snapshot>, posts: &mut Vec<gst::Message>) {
+        let Some(snapshot) = snapshot else {
             return;
         };
-        let shown = path.display().to_string();
+        let shown = snapshot.path.display().to_string();
         if r.events
             .writer
-            .save_gallery(path, records, site::wall_now())
+            .save_gallery(snapshot, site::wall_now())
             .is_err()
         {
             let text =
@@ -379,12 +373,7 @@ fn site_housekeeping(
     params: &CountParams,
     now: u64,
     save_every: std::time::Duration,
-) -> (
-    Counts,
-    u64,
-    usize,
-    Option<(std::path::PathBuf, Vec<Record>)>,
-) {
+) -> (Counts, u64, usize, Option<Snapshot>) {
     let mut site = r.site.lock().unwrap();
     // Once a second is precise enough for hours of retention and keeps a pass over a large
     // gallery off most frames.
@@ -415,6 +404,91 @@ fn counts_meta(c: &Counts, in_view: u32, window_start: u64) -> meta::counts::Cou
     }
 }
 
+/// The properties of what is counted and how: gallery, matching, retention, staff, mode.
+fn counting_specs(p: &CountParams) -> Vec<glib::ParamSpec> {
+    vec![
+        glib::ParamSpecString::builder("gallery")
+            .nick("Gallery")
+            .blurb("Name of the identity gallery; counters in one process naming the same gallery share identities and totals")
+            .default_value(Some("default"))
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecFloat::builder("match-threshold")
+            .nick("Match threshold")
+            .blurb("Visit distance (mean of the closest pair and of each view's nearest, Euclidean on the embeddings) under which a visit is someone already seen")
+            .minimum(0.0)
+            .maximum(2.0)
+            .default_value(p.match_threshold)
+            .mutable_playing()
+            .build(),
+        glib::ParamSpecUInt::builder("retention")
+            .nick("Retention")
+            .blurb("Seconds after which an identity not seen again is erased; a person seen after that counts again")
+            .minimum(1)
+            .default_value((p.retention / NS) as u32)
+            .mutable_playing()
+            .build(),
+        glib::ParamSpecUInt::builder("capacity")
+            .nick("Capacity")
+            .blurb("Most identities kept; the least recently seen are erased first (with a warning)")
+            .minimum(1)
+            .default_value(p.capacity as u32)
+            .mutable_playing()
+            .build(),
+        glib::ParamSpecBoolean::builder("count-unidentified")
+            .nick("Count unidentified")
+            .blurb("Count a person seen (a confident face track) whose face never gave a usable view (mask, blur, pitch, small) as an unidentified visitor, not de-duplicated; false leaves such visits out")
+            .default_value(p.count_unidentified)
+            .mutable_playing()
+            .build(),
+        glib::ParamSpecString::builder("staff-gallery")
+            .nick("Staff gallery")
+            .blurb("Staff gallery file made by `footfall enroll` (consenting staff only); matches are excluded from visitor counts")
+            .mutable_ready()
+            .build(),
+    ]
+}
+
+/// The properties of where counts and the gallery go, and the read-only `open-tracks`.
+fn output_specs() -> Vec<glib::ParamSpec> {
+    vec![
+        glib::ParamSpecUInt::builder("report-interval")
+            .nick("Report interval")
+            .blurb("Seconds between periodic count reports (bus and JSON), besides every change")
+            .minimum(1)
+            .default_value(60)
+            .mutable_playing()
+            .build(),
+        glib::ParamSpecString::builder("location")
+            .nick("Location")
+            .blurb("Write visit and count events as JSON lines to this file ('-' = stdout); unset = none")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("gallery-file")
+            .nick("Gallery file")
+            .blurb("Persist the gallery's embeddings (with their expiry only; file mode 0600, replaced atomically, expired entries purged on load and write) so a restart within the retention does not count everyone again; unset = memory only (the default)")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("gallery-save-interval")
+            .nick("Gallery save interval")
+            .blurb("Seconds between writes of gallery-file (it is also written when the element stops)")
+            .minimum(1)
+            .default_value(60)
+            .mutable_playing()
+            .build(),
+        glib::ParamSpecUInt::builder("open-tracks")
+            .nick("Open tracks")
+            .blurb("Tracks whose visit is not decided yet (read-only): in view, or tentative ones the tracker has not dropped yet")
+            .read_only()
+            .build(),
+        glib::ParamSpecEnum::builder_with_default("mode", CountMode::default())
+            .nick("Mode")
+            .blurb("biometric: de-duplicate visits by face embeddings; tracks: count visits from face tracks alone (no embeddings, for sites without consent; a returning visitor counts again)")
+            .mutable_ready()
+            .build(),
+    ]
+}
+
 #[glib::object_subclass]
 impl ObjectSubclass for FaceCounter {
     const NAME: &'static str = "GstFootfallFaceCounter";
@@ -425,82 +499,8 @@ impl ObjectSubclass for FaceCounter {
 impl ObjectImpl for FaceCounter {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            let p = CountParams::default();
-            let mut props = vec![
-                glib::ParamSpecString::builder("gallery")
-                    .nick("Gallery")
-                    .blurb("Name of the identity gallery; counters in one process naming the same gallery share identities and totals")
-                    .default_value(Some("default"))
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecFloat::builder("match-threshold")
-                    .nick("Match threshold")
-                    .blurb("Visit distance (mean of the closest pair and of each view's nearest, Euclidean on the embeddings) under which a visit is someone already seen")
-                    .minimum(0.0)
-                    .maximum(2.0)
-                    .default_value(p.match_threshold)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("retention")
-                    .nick("Retention")
-                    .blurb("Seconds after which an identity not seen again is erased; a person seen after that counts again")
-                    .minimum(1)
-                    .default_value((p.retention / NS) as u32)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("capacity")
-                    .nick("Capacity")
-                    .blurb("Most identities kept; the least recently seen are erased first (with a warning)")
-                    .minimum(1)
-                    .default_value(p.capacity as u32)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecBoolean::builder("count-unidentified")
-                    .nick("Count unidentified")
-                    .blurb("Count a person seen (a confident face track) whose face never gave a usable view (mask, blur, pitch, small) as an unidentified visitor, not de-duplicated; false leaves such visits out")
-                    .default_value(p.count_unidentified)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecString::builder("staff-gallery")
-                    .nick("Staff gallery")
-                    .blurb("Staff gallery file made by `footfall enroll` (consenting staff only); matches are excluded from visitor counts")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt::builder("report-interval")
-                    .nick("Report interval")
-                    .blurb("Seconds between periodic count reports (bus and JSON), besides every change")
-                    .minimum(1)
-                    .default_value(60)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecString::builder("location")
-                    .nick("Location")
-                    .blurb("Write visit and count events as JSON lines to this file ('-' = stdout); unset = none")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("gallery-file")
-                    .nick("Gallery file")
-                    .blurb("Persist the gallery's embeddings (with their expiry only; file mode 0600, replaced atomically, expired entries purged on load and write) so a restart within the retention does not count everyone again; unset = memory only (the default)")
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt::builder("gallery-save-interval")
-                    .nick("Gallery save interval")
-                    .blurb("Seconds between writes of gallery-file (it is also written when the element stops)")
-                    .minimum(1)
-                    .default_value(60)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("open-tracks")
-                    .nick("Open tracks")
-                    .blurb("Tracks whose visit is not decided yet (read-only): in view, or tentative ones the tracker has not dropped yet")
-                    .read_only()
-                    .build(),
-                glib::ParamSpecEnum::builder_with_default("mode", CountMode::default())
-                    .nick("Mode")
-                    .blurb("biometric: de-duplicate visits by face embeddings; tracks: count visits from face tracks alone (no embeddings, for sites without consent; a returning visitor counts again)")
-                    .mutable_ready()
-                    .build(),
-            ];
+            let mut props = counting_specs(&CountParams::default());
+            props.extend(output_specs());
             props.extend_from_slice(mqtt_props::specs());
             props
         });
@@ -681,7 +681,7 @@ impl BaseTransformImpl for FaceCounter {
                 .lock()
                 .unwrap()
                 .snapshot(retention)
-                .map(|(path, records)| (path, records, site::wall_now()));
+                .map(|snapshot| (snapshot, site::wall_now()));
             let mut posts = Vec::new();
             for report in r.events.writer.finish(last) {
                 self.writer_report(report, &mut posts);

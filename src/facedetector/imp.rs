@@ -16,6 +16,7 @@ use crate::meta;
 use crate::model_element::ModelSettings;
 use crate::models;
 use crate::video_frame::VideoLayout;
+use crate::worker_slot::{Lent, WorkerSlot};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -67,24 +68,21 @@ impl Default for Settings {
     }
 }
 
+/// The per-stream worker, lent to the streaming thread for each frame.
 struct Detector {
     yunet: YuNet,
     pre: Preprocessor,
     faces: Vec<Face>,
     gate: MotionGate,
-}
-
-#[derive(Default)]
-struct State {
-    detector: Option<Detector>,
-    video: Option<VideoLayout>,
+    /// Frames seen since the element started.
     frames: u64,
 }
 
 #[derive(Default)]
 pub struct FaceDetector {
     settings: Mutex<Settings>,
-    state: Mutex<State>,
+    /// Locked only to lend the detector out and take it back: never across inference.
+    state: Mutex<WorkerSlot<Detector>>,
 }
 
 /// What one detector slot did.
@@ -99,19 +97,12 @@ impl FaceDetector {
     fn detect_frame(
         &self,
         buf: &mut gst::BufferRef,
+        lent: &mut Lent<Detector>,
         params: &DetectParams,
         size: (u32, u32),
         motion: (f32, u32),
     ) -> Result<Slot, String> {
-        let mut state = self.state.lock().unwrap();
-        let state = &mut *state;
-        let Some(video) = state.video.as_ref() else {
-            return Err("no caps negotiated before the first buffer".into());
-        };
-        let det = state
-            .detector
-            .as_mut()
-            .ok_or_else(|| "detector not started".to_string())?;
+        let (det, video) = (&mut lent.worker, &lent.video);
         let (w, h) = (video.info.width(), video.info.height());
         let width = if size.0 == 0 {
             auto_inference_width(w)
@@ -153,6 +144,90 @@ impl FaceDetector {
     }
 }
 
+/// The properties of which detections are faces: score, overlap, size, how many.
+fn face_specs() -> Vec<glib::ParamSpec> {
+    vec![
+        glib::ParamSpecFloat::builder("threshold")
+            .nick("Score threshold")
+            .blurb("Minimum face score sqrt(cls*obj) to report a face")
+            .minimum(0.0)
+            .maximum(1.0)
+            .default_value(DEFAULT_THRESHOLD)
+            .mutable_playing()
+            .build(),
+        glib::ParamSpecFloat::builder("nms-threshold")
+            .nick("NMS IoU threshold")
+            .blurb("Overlapping faces with IoU above this are merged into the best-scoring one")
+            .minimum(0.0)
+            .maximum(1.0)
+            .default_value(DEFAULT_NMS)
+            .mutable_playing()
+            .build(),
+        glib::ParamSpecUInt::builder("min-face-size")
+            .nick("Minimum face size")
+            .blurb("Faces narrower than this many frame pixels are ignored")
+            .default_value(DEFAULT_MIN_FACE)
+            .mutable_playing()
+            .build(),
+        glib::ParamSpecUInt::builder("max-faces")
+            .nick("Maximum faces")
+            .blurb("At most this many faces per frame, best scores first (0 = no limit)")
+            .default_value(DEFAULT_MAX_FACES)
+            .mutable_playing()
+            .build(),
+    ]
+}
+
+/// The properties of when the detector runs and at which size.
+fn schedule_specs() -> Vec<glib::ParamSpec> {
+    vec![
+        glib::ParamSpecUInt::builder("inference-width")
+            .nick("Inference width")
+            .blurb(
+                "Width the frame is scaled to for the detector, keeping aspect ratio \
+                 (0 = automatic: half the frame width, at least 320 and at most 1920, \
+                 so a 24-pixel face reaches the model at 12 pixels)",
+            )
+            .maximum(4096)
+            .default_value(DEFAULT_INFER_W)
+            .mutable_playing()
+            .build(),
+        glib::ParamSpecUInt::builder("inference-height")
+            .nick("Inference height")
+            .blurb(
+                "Maximum height for the detector input, keeping aspect ratio \
+                 (0 = follow inference-width)",
+            )
+            .maximum(4096)
+            .default_value(DEFAULT_INFER_H)
+            .mutable_playing()
+            .build(),
+        glib::ParamSpecUInt::builder("inference-interval")
+            .nick("Inference interval")
+            .blurb(
+                "Run the detector on every Nth frame; other frames pass with no faces \
+                 and a detection meta saying detected=false (facetracker fills them)",
+            )
+            .minimum(1)
+            .default_value(DEFAULT_INTERVAL)
+            .mutable_playing()
+            .build(),
+        glib::ParamSpecFloat::builder("motion-threshold")
+            .nick("Motion threshold")
+            .blurb(
+                "Skip the detector while its last run found no face and no part of \
+                 the picture changed by more than this many brightness levels (0-255, \
+                 beyond the change of the whole picture); it still runs once a second. \
+                 0 = detect on every slot",
+            )
+            .minimum(0.0)
+            .maximum(255.0)
+            .default_value(DEFAULT_MOTION)
+            .mutable_playing()
+            .build(),
+    ]
+}
+
 #[glib::object_subclass]
 impl ObjectSubclass for FaceDetector {
     const NAME: &'static str = "GstFootfallFaceDetector";
@@ -167,80 +242,8 @@ impl ObjectImpl for FaceDetector {
                 "Path of the YuNet face detector ONNX model; default: face_detector.onnx in $FOOTFALL_MODELS_DIR, else in the project's models/ folder",
                 DEFAULT_THREADS,
             );
-            props.extend([
-                glib::ParamSpecFloat::builder("threshold")
-                    .nick("Score threshold")
-                    .blurb("Minimum face score sqrt(cls*obj) to report a face")
-                    .minimum(0.0)
-                    .maximum(1.0)
-                    .default_value(DEFAULT_THRESHOLD)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecFloat::builder("nms-threshold")
-                    .nick("NMS IoU threshold")
-                    .blurb("Overlapping faces with IoU above this are merged into the best-scoring one")
-                    .minimum(0.0)
-                    .maximum(1.0)
-                    .default_value(DEFAULT_NMS)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("min-face-size")
-                    .nick("Minimum face size")
-                    .blurb("Faces narrower than this many frame pixels are ignored")
-                    .default_value(DEFAULT_MIN_FACE)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("max-faces")
-                    .nick("Maximum faces")
-                    .blurb("At most this many faces per frame, best scores first (0 = no limit)")
-                    .default_value(DEFAULT_MAX_FACES)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("inference-width")
-                    .nick("Inference width")
-                    .blurb(
-                        "Width the frame is scaled to for the detector, keeping aspect ratio \
-                         (0 = automatic: half the frame width, at least 320 and at most 1920, \
-                         so a 24-pixel face reaches the model at 12 pixels)",
-                    )
-                    .maximum(4096)
-                    .default_value(DEFAULT_INFER_W)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("inference-height")
-                    .nick("Inference height")
-                    .blurb(
-                        "Maximum height for the detector input, keeping aspect ratio \
-                         (0 = follow inference-width)",
-                    )
-                    .maximum(4096)
-                    .default_value(DEFAULT_INFER_H)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt::builder("inference-interval")
-                    .nick("Inference interval")
-                    .blurb(
-                        "Run the detector on every Nth frame; other frames pass with no faces \
-                         and a detection meta saying detected=false (facetracker fills them)",
-                    )
-                    .minimum(1)
-                    .default_value(DEFAULT_INTERVAL)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecFloat::builder("motion-threshold")
-                    .nick("Motion threshold")
-                    .blurb(
-                        "Skip the detector while its last run found no face and no part of \
-                         the picture changed by more than this many brightness levels (0-255, \
-                         beyond the change of the whole picture); it still runs once a second. \
-                         0 = detect on every slot",
-                    )
-                    .minimum(0.0)
-                    .maximum(255.0)
-                    .default_value(DEFAULT_MOTION)
-                    .mutable_playing()
-                    .build(),
-            ]);
+            props.extend(face_specs());
+            props.extend(schedule_specs());
             props
         });
         PROPS.as_ref()
@@ -325,31 +328,28 @@ impl BaseTransformImpl for FaceDetector {
             model.display(),
             device.as_str()
         );
-        *self.state.lock().unwrap() = State {
-            detector: Some(Detector {
-                yunet,
-                pre: Preprocessor::new(),
-                faces: Vec::new(),
-                gate: MotionGate::new(),
-            }),
-            ..State::default()
+        let detector = Detector {
+            yunet,
+            pre: Preprocessor::new(),
+            faces: Vec::new(),
+            gate: MotionGate::new(),
+            frames: 0,
         };
+        let previous = self.state.lock().unwrap().start(detector);
+        drop(previous); // a session's teardown, outside the lock
         Ok(())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        *self.state.lock().unwrap() = State::default();
+        let detector = self.state.lock().unwrap().stop();
+        drop(detector);
         Ok(())
     }
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
         let video =
             VideoLayout::from_caps(incaps).map_err(|e| gst::loggable_error!(CAT, "{}", e))?;
-        let mut state = self.state.lock().unwrap();
-        state.video = Some(video);
-        if let Some(det) = state.detector.as_mut() {
-            det.gate.reset();
-        }
+        self.state.lock().unwrap().set_caps(video);
         Ok(())
     }
 
@@ -370,33 +370,43 @@ impl BaseTransformImpl for FaceDetector {
                 s.motion_threshold,
             )
         };
-        let frame = {
-            let mut state = self.state.lock().unwrap();
-            let n = state.frames;
-            state.frames += 1;
-            n
-        };
-        let mut run = frame % interval.max(1) as u64 == 0;
-        if run {
-            match self.detect_frame(buf, &params, size, (motion, interval)) {
-                Ok(Slot::Detected(n)) => {
-                    gst::trace!(CAT, imp = self, "frame {}: {} faces", frame, n)
-                }
-                Ok(Slot::Still) => {
-                    run = false;
-                    gst::trace!(CAT, imp = self, "frame {}: no motion, not detected", frame)
-                }
-                Err(e) => {
-                    gst::element_imp_error!(
-                        self,
-                        gst::StreamError::Failed,
-                        ("Face detection failed: {}", e)
-                    );
-                    return Err(gst::FlowError::Error);
-                }
+        let mut lent = match self.state.lock().unwrap().lend() {
+            Ok(lent) => lent,
+            Err(e) => {
+                gst::element_imp_error!(self, gst::CoreError::Negotiation, ("{}", e));
+                return Err(gst::FlowError::NotNegotiated);
             }
+        };
+        if lent.new_caps {
+            lent.worker.gate.reset();
         }
-        meta::detection::mark_detection(buf, run, frame);
+        let frame = lent.worker.frames;
+        lent.worker.frames += 1;
+        let run = frame % interval.max(1) as u64 == 0;
+        let outcome =
+            run.then(|| self.detect_frame(buf, &mut lent, &params, size, (motion, interval)));
+        let stale = self.state.lock().unwrap().give_back(lent);
+        drop(stale);
+        let detected = match outcome {
+            None => false,
+            Some(Ok(Slot::Detected(n))) => {
+                gst::trace!(CAT, imp = self, "frame {}: {} faces", frame, n);
+                true
+            }
+            Some(Ok(Slot::Still)) => {
+                gst::trace!(CAT, imp = self, "frame {}: no motion, not detected", frame);
+                false
+            }
+            Some(Err(e)) => {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Failed,
+                    ("Face detection failed: {}", e)
+                );
+                return Err(gst::FlowError::Error);
+            }
+        };
+        meta::detection::mark_detection(buf, detected, frame);
         Ok(gst::FlowSuccess::Ok)
     }
 }

@@ -19,6 +19,7 @@ use crate::meta::{self, faces::FaceRegion};
 use crate::model_element::ModelSettings;
 use crate::models;
 use crate::video_frame::VideoLayout;
+use crate::worker_slot::{Lent, WorkerSlot};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -67,27 +68,11 @@ struct Worker {
     warned_untracked: bool,
 }
 
-/// What a frame needs, lent to the streaming thread for the frame: the state lock is held
-/// only to take it out and to put it back, never across inference or a bus post.
-struct Lent {
-    worker: Worker,
-    video: VideoLayout,
-    /// [`State::generation`] when lent: a stop or start in the meantime makes it stale.
-    generation: u64,
-}
-
-#[derive(Default)]
-struct State {
-    worker: Option<Worker>,
-    video: Option<VideoLayout>,
-    /// Counts starts and stops, so a worker lent before one is not put back after it.
-    generation: u64,
-}
-
 #[derive(Default)]
 pub struct FaceEmbedder {
     settings: Mutex<Settings>,
-    state: Mutex<State>,
+    /// Lent to the streaming thread for each frame: never locked across inference.
+    state: Mutex<WorkerSlot<Worker>>,
 }
 
 /// A face chosen for embedding on this frame.
@@ -98,35 +83,10 @@ struct Candidate {
 }
 
 impl FaceEmbedder {
-    /// Takes the worker and the layout out of the state for one frame.
-    fn lend(&self) -> Result<Lent, String> {
-        let mut state = self.state.lock().unwrap();
-        let worker = state.worker.take().ok_or("embedder not started")?;
-        let Some(video) = state.video.take() else {
-            state.worker = Some(worker);
-            return Err("no caps negotiated before the first buffer".into());
-        };
-        Ok(Lent {
-            worker,
-            video,
-            generation: state.generation,
-        })
-    }
-
-    /// Puts a lent worker back, unless the element stopped or restarted meanwhile (then the
-    /// worker of the old run is dropped here, on the streaming thread).
-    fn give_back(&self, lent: Lent) {
-        let mut state = self.state.lock().unwrap();
-        if state.generation == lent.generation && state.worker.is_none() {
-            state.worker = Some(lent.worker);
-            state.video.get_or_insert(lent.video);
-        }
-    }
-
     fn embed_frame(
         &self,
         buf: &mut gst::BufferRef,
-        lent: &mut Lent,
+        lent: &mut Lent<Worker>,
         policy: &EmbedPolicy,
         batch_size: u32,
     ) -> Result<usize, String> {
@@ -433,41 +393,35 @@ impl BaseTransformImpl for FaceEmbedder {
             model.display(),
             device.as_str()
         );
-        let mut state = self.state.lock().unwrap();
-        *state = State {
-            worker: Some(Worker {
-                embedder,
-                chips: ChipExtractor::default(),
-                scheduler: EmbedScheduler::default(),
-                batch: Vec::new(),
-                embeddings: Vec::new(),
-                faces: Vec::new(),
-                boxes: Vec::new(),
-                gone: Vec::new(),
-                candidates: Vec::new(),
-                chosen: Vec::new(),
-                frames: 0,
-                warned_untracked: false,
-            }),
-            video: None,
-            generation: state.generation + 1,
+        let worker = Worker {
+            embedder,
+            chips: ChipExtractor::default(),
+            scheduler: EmbedScheduler::default(),
+            batch: Vec::new(),
+            embeddings: Vec::new(),
+            faces: Vec::new(),
+            boxes: Vec::new(),
+            gone: Vec::new(),
+            candidates: Vec::new(),
+            chosen: Vec::new(),
+            frames: 0,
+            warned_untracked: false,
         };
+        let previous = self.state.lock().unwrap().start(worker);
+        drop(previous); // a session's teardown, outside the lock
         Ok(())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
-        let mut state = self.state.lock().unwrap();
-        *state = State {
-            generation: state.generation + 1,
-            ..State::default()
-        };
+        let worker = self.state.lock().unwrap().stop();
+        drop(worker);
         Ok(())
     }
 
     fn set_caps(&self, incaps: &gst::Caps, _outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
         let video =
             VideoLayout::from_caps(incaps).map_err(|e| gst::loggable_error!(CAT, "{}", e))?;
-        self.state.lock().unwrap().video = Some(video);
+        self.state.lock().unwrap().set_caps(video);
         Ok(())
     }
 
@@ -476,9 +430,11 @@ impl BaseTransformImpl for FaceEmbedder {
             let s = self.settings.lock().unwrap();
             (s.policy, s.batch_size)
         };
-        let result = self.lend().and_then(|mut lent| {
+        let lent = self.state.lock().unwrap().lend();
+        let result = lent.map_err(|e| e.to_string()).and_then(|mut lent| {
             let embedded = self.embed_frame(buf, &mut lent, &policy, batch_size);
-            self.give_back(lent);
+            let stale = self.state.lock().unwrap().give_back(lent);
+            drop(stale);
             embedded
         });
         match result {

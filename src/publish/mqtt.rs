@@ -87,6 +87,61 @@ pub struct MqttPublisher {
     today: Today,
 }
 
+/// Checks the topics and the QoS of `s`; returns the QoS.
+fn check(s: &MqttSettings) -> Result<QoS, String> {
+    // The client refuses wildcards in a topic it publishes to: catch them here, once.
+    for (what, topic) in [
+        ("mqtt-topic", Some(&s.base_topic)),
+        ("mqtt-discovery-prefix", s.discovery_prefix.as_ref()),
+    ] {
+        if let Some(t) = topic.filter(|t| t.is_empty() || t.contains(['+', '#', '\0'])) {
+            return Err(format!(
+                "{what} '{t}' must be non-empty and hold no '+', '#' or NUL"
+            ));
+        }
+    }
+    match s.qos {
+        0 => Ok(QoS::AtMostOnce),
+        1 => Ok(QoS::AtLeastOnce),
+        2 => Ok(QoS::ExactlyOnce),
+        q => Err(format!("mqtt-qos must be 0, 1 or 2, not {q}")),
+    }
+}
+
+/// The client's options: broker, keep-alive, last will, credentials and TLS.
+fn client_options(s: &MqttSettings, qos: QoS) -> Result<MqttOptions, String> {
+    let broker = parse_url(&s.url)?;
+    let mut opts = MqttOptions::new(s.client_id.clone(), broker.host.clone(), broker.port);
+    opts.set_keep_alive(Duration::from_secs(15));
+    opts.set_clean_session(true);
+    opts.set_last_will(LastWill::new(
+        format!("{}/availability", s.base_topic),
+        "offline",
+        qos,
+        true,
+    ));
+    let user = s.username.clone().or(broker.username);
+    let password = s.password.clone().or(broker.password);
+    if let Some(u) = user {
+        opts.set_credentials(u, password.unwrap_or_default());
+    }
+    if broker.tls {
+        // One process-wide crypto provider; already installed is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        opts.set_transport(match &s.ca_file {
+            Some(path) => {
+                let ca = std::fs::read(path)
+                    .map_err(|e| format!("cannot read mqtt-ca-file '{path}': {e}"))?;
+                Transport::tls(ca, None, None)
+            }
+            None => Transport::tls_with_default_config(),
+        });
+    } else if s.ca_file.is_some() {
+        return Err("mqtt-ca-file is set but mqtt-url is not mqtts://".into());
+    }
+    Ok(opts)
+}
+
 impl MqttPublisher {
     /// Validates the settings and starts the connection thread. An unreachable broker is
     /// not an error here (it may come later); a malformed URL or unreadable CA file is.
@@ -94,52 +149,8 @@ impl MqttPublisher {
         s: MqttSettings,
         notify: Box<dyn Fn(Notice) + Send>,
     ) -> Result<MqttPublisher, String> {
-        let broker = parse_url(&s.url)?;
-        // The client refuses wildcards in a topic it publishes to: catch them here, once.
-        for (what, topic) in [
-            ("mqtt-topic", Some(&s.base_topic)),
-            ("mqtt-discovery-prefix", s.discovery_prefix.as_ref()),
-        ] {
-            if let Some(t) = topic.filter(|t| t.is_empty() || t.contains(['+', '#', '\0'])) {
-                return Err(format!(
-                    "{what} '{t}' must be non-empty and hold no '+', '#' or NUL"
-                ));
-            }
-        }
-        let qos = match s.qos {
-            0 => QoS::AtMostOnce,
-            1 => QoS::AtLeastOnce,
-            2 => QoS::ExactlyOnce,
-            q => return Err(format!("mqtt-qos must be 0, 1 or 2, not {q}")),
-        };
-        let mut opts = MqttOptions::new(s.client_id.clone(), broker.host.clone(), broker.port);
-        opts.set_keep_alive(Duration::from_secs(15));
-        opts.set_clean_session(true);
-        opts.set_last_will(LastWill::new(
-            format!("{}/availability", s.base_topic),
-            "offline",
-            qos,
-            true,
-        ));
-        let user = s.username.clone().or(broker.username);
-        let password = s.password.clone().or(broker.password);
-        if let Some(u) = user {
-            opts.set_credentials(u, password.unwrap_or_default());
-        }
-        if broker.tls {
-            // One process-wide crypto provider; already installed is fine.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            opts.set_transport(match &s.ca_file {
-                Some(path) => {
-                    let ca = std::fs::read(path)
-                        .map_err(|e| format!("cannot read mqtt-ca-file '{path}': {e}"))?;
-                    Transport::tls(ca, None, None)
-                }
-                None => Transport::tls_with_default_config(),
-            });
-        } else if s.ca_file.is_some() {
-            return Err("mqtt-ca-file is set but mqtt-url is not mqtts://".into());
-        }
+        let qos = check(&s)?;
+        let opts = client_options(&s, qos)?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 outbox: Outbox::new(s.queue_size),
