@@ -129,9 +129,16 @@ fn no_output_holds_embeddings_or_face_pixels() {
         .map(|e| e.unwrap().path())
         .filter(|p| {
             let n = p.file_name().unwrap().to_string_lossy();
-            n.ends_with(".json") || n.ends_with(".txt") || n.ends_with(".log")
+            n.ends_with(".json")
+                || n.ends_with(".txt")
+                || n.ends_with(".log")
+                || n.contains(".sqlite")
         })
         .collect();
+    assert!(
+        outputs.iter().any(|p| p.ends_with("counts.sqlite")),
+        "the count store is searched too"
+    );
     outputs.sort();
     let mut leaks = Vec::new();
     for out in &outputs {
@@ -184,11 +191,12 @@ fn privacy_child() {
             "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=RGB \
              ! facedetector model={} ! facetracker name=tracker ! faceembedder name=embedder model={} \
              ! facecounter name=counter{n} gallery=privacy{n} location={} mqtt-url={mqtt} report-interval=1 \
-             ! fakesink sync=false",
+             store={} ! fakesink sync=false",
             clip.display(),
             common::detector_model().display(),
             common::shared("models/face_embedder.onnx").display(),
             dir.join(format!("{name}.json")).display(),
+            dir.join("counts.sqlite").display(),
         );
         let p = gst::parse::launch(&desc)
             .unwrap()

@@ -1,5 +1,6 @@
 //! A shop enrols its staff with `footfall enroll` and counts with `footfall count
-//! --staff-gallery`: staff visits are counted apart and never as visitors.
+//! --staff-gallery`: staff visits are counted apart and never as visitors, and the count
+//! store `footfall count` keeps by default in the user's data folder says the same.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -8,10 +9,16 @@ use std::process::Command;
 
 use common::shared;
 
+/// The data folder the commands run with (their default count store is in it).
+fn data_home() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("footfall-staff-data-{}", std::process::id()))
+}
+
 fn footfall(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_footfall"))
         .args(args)
         .env("FOOTFALL_MODELS_DIR", shared("models"))
+        .env("XDG_DATA_HOME", data_home())
         .output()
         .unwrap()
 }
@@ -57,5 +64,34 @@ fn staff_are_never_counted() {
     // synth_staff truth: 7 visitors without staff, 12 customer visits, staff seen 9 times.
     let got = ["unique_visitors", "visits", "staff_visits"].map(|k| last[k].as_u64());
     assert_eq!(got, [Some(7), Some(12), Some(9)]);
+    let store = data_home().join("footfall/counts.sqlite");
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let kinds: Vec<(String, i64)> = conn
+        .prepare(
+            "SELECT kind, count(*) FROM visits WHERE camera = 'camera' GROUP BY kind ORDER BY kind",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let sum = |k: &str| {
+        kinds
+            .iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, c)| c)
+            .sum::<i64>()
+    };
+    assert_eq!(
+        (
+            sum("new") + sum("unidentified"),
+            sum("new") + sum("returning") + sum("unidentified"),
+            sum("staff")
+        ),
+        (7, 12, 9),
+        "the default store holds the same counts: {kinds:?}"
+    );
+    drop(conn);
+    let _ = std::fs::remove_dir_all(data_home());
     let _ = std::fs::remove_file(&staff);
 }

@@ -2,7 +2,8 @@
 //! objects in both, no face data in any.
 //!
 //! `{"event":"visit","visit":N,"returning":bool,"staff":bool,"identified":bool,"pts":S,
-//! "distance":D,"margin":M}` when a visit is decided (`distance`: visit distance to the matched identity,
+//! "distance":D,"margin":M,"dwell_s":T}` when a visit is decided (`dwell_s`: first to last
+//! seen of its track, `null` if unknown) (`distance`: visit distance to the matched identity,
 //! or to the nearest one for a new visitor, `null` when none was near; `margin`:
 //! `match-threshold - distance`, positive for a match, negative for a new visitor — how
 //! safe the decision was; `identified` false: a face too small to identify, counted but
@@ -13,6 +14,7 @@ use std::io::Write;
 
 use serde_json::json;
 
+use super::store::{CountStore, StoredVisit, VisitKind};
 use super::visits::Counts;
 use super::writer::{BackgroundWriter, Dropped};
 use crate::publish::mqtt::MqttPublisher;
@@ -27,6 +29,23 @@ pub struct VisitEvent {
     pub threshold: f32,
     /// False for a person too far away to identify (counted, never matched).
     pub identified: bool,
+    /// First to last seen of the visit's track (ns), if known.
+    pub dwell_ns: Option<u64>,
+    /// Wall-clock time of the decision, Unix milliseconds.
+    pub at_ms: i64,
+    /// What the visit added to the site's counts.
+    pub added: Counts,
+}
+
+impl VisitEvent {
+    pub fn kind(&self) -> VisitKind {
+        match (self.staff, self.returning, self.identified) {
+            (true, _, _) => VisitKind::Staff,
+            (_, true, _) => VisitKind::Returning,
+            (_, _, false) => VisitKind::Unidentified,
+            _ => VisitKind::New,
+        }
+    }
 }
 
 /// The JSON object of a decided visit (`number`: its order in this element's output).
@@ -42,6 +61,7 @@ pub fn visit_json(number: u64, v: &VisitEvent) -> serde_json::Value {
         "pts": v.pts_s,
         "distance": v.distance.map(round),
         "margin": v.distance.map(|d| round(v.threshold - d)),
+        "dwell_s": v.dwell_ns.map(|d| (d as f64 / 1e6).round() / 1000.0),
     })
 }
 
@@ -105,26 +125,44 @@ pub struct EventOutputs {
     pub writer: BackgroundWriter,
     json_lines: bool,
     pub mqtt: Option<MqttPublisher>,
+    pub store: Option<StoreOutput>,
+    /// The number of the last visit (the store's numbering continues across restarts).
     visits: u64,
     /// JSON lines lost because the writer thread was behind.
     pub dropped_lines: u64,
 }
 
+/// The count store and the names its rows of this element carry.
+pub struct StoreOutput {
+    pub store: CountStore,
+    pub site: String,
+    pub camera: String,
+    /// Visits lost: the store thread was behind, or a commit failed.
+    pub lost: u64,
+}
+
 impl EventOutputs {
     /// `file`: the JSON-lines file, if any; the writer thread starts either way (it also
     /// writes the gallery file).
-    pub fn new(file: Option<EventWriter>, mqtt: Option<MqttPublisher>) -> Result<Self, String> {
+    /// `first_visit`: the number the first visit gets (a store resumes its numbering).
+    pub fn new(
+        file: Option<EventWriter>,
+        mqtt: Option<MqttPublisher>,
+        store: Option<StoreOutput>,
+        first_visit: u64,
+    ) -> Result<Self, String> {
         Ok(EventOutputs {
             json_lines: file.is_some(),
             writer: BackgroundWriter::spawn(file)?,
             mqtt,
-            visits: 0,
+            store,
+            visits: first_visit.saturating_sub(1),
             dropped_lines: 0,
         })
     }
 
     fn any(&self) -> bool {
-        self.json_lines || self.mqtt.is_some()
+        self.json_lines || self.mqtt.is_some() || self.store.is_some()
     }
 
     fn line(&mut self, j: &serde_json::Value) -> Result<(), Dropped> {
@@ -143,6 +181,20 @@ impl EventOutputs {
             return Ok(());
         }
         self.visits += 1;
+        if let Some(s) = self.store.as_mut() {
+            let stored = StoredVisit {
+                site: s.site.clone(),
+                camera: s.camera.clone(),
+                number: self.visits,
+                at_ms: v.at_ms,
+                kind: v.kind(),
+                added: v.added,
+                dwell_ms: v.dwell_ns.map(|d| d / 1_000_000),
+            };
+            if s.store.visit(stored).is_err() {
+                s.lost += 1;
+            }
+        }
         let j = visit_json(self.visits, v);
         if let Some(m) = self.mqtt.as_ref() {
             m.visit(&j);

@@ -7,6 +7,7 @@ pub mod persist;
 pub mod quantized;
 pub mod site;
 pub mod staff;
+pub mod store;
 pub mod track_visits;
 pub mod visits;
 pub mod writer;

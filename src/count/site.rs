@@ -53,6 +53,11 @@ impl Site {
         CLOCK_BASE + self.opened.elapsed().as_nanos() as u64
     }
 
+    /// Wall-clock time (ns since the epoch) of a site-clock time.
+    pub fn wall_of(&self, site_time: u64) -> u64 {
+        wall_time(self.window_start, site_time)
+    }
+
     /// Site-clock time of a wall-clock time (0 if before the clock's range).
     fn site_time_of(&self, wall: u64) -> u64 {
         (wall + CLOCK_BASE).saturating_sub(self.window_start)

@@ -177,6 +177,13 @@ impl TrackVisits {
     }
 
     /// Forgets a track that died unconfirmed (never a visit).
+    /// How long the live `track` has been in view: first to last seen (ns).
+    pub fn dwell(&self, track: u64) -> Option<u64> {
+        self.live
+            .get(&track)
+            .map(|s| s.last_seen.saturating_sub(s.first_seen))
+    }
+
     pub fn forget(&mut self, track: u64) {
         self.live.remove(&track);
     }

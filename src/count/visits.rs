@@ -62,6 +62,21 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// What was added since `before` (each field; `self` never goes below `before`).
+    pub fn since(&self, before: &Counts) -> Counts {
+        Counts {
+            unique_visitors: self.unique_visitors.saturating_sub(before.unique_visitors),
+            visits: self.visits.saturating_sub(before.visits),
+            returning_visits: self
+                .returning_visits
+                .saturating_sub(before.returning_visits),
+            staff_visits: self.staff_visits.saturating_sub(before.staff_visits),
+            unidentified_visits: self
+                .unidentified_visits
+                .saturating_sub(before.unidentified_visits),
+        }
+    }
+
     /// A person seen but not identified: one visit, and one visitor (an upper bound).
     pub fn count_unidentified(&mut self) {
         self.unique_visitors += 1;

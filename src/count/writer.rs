@@ -77,24 +77,7 @@ impl BackgroundWriter {
     /// Waits up to `wait` until everything queued so far is written (end of stream: the last
     /// line is on disk before EOS goes on). False when the time ran out.
     pub fn flush(&self, wait: Duration) -> bool {
-        let deadline = Instant::now() + wait;
-        let (done, answered) = mpsc::sync_channel(1);
-        let mut job = Job::Flush(done);
-        loop {
-            let Some(jobs) = self.jobs.as_ref() else {
-                return false;
-            };
-            match jobs.try_send(job) {
-                Ok(()) => break,
-                Err(TrySendError::Full(j)) if Instant::now() < deadline => {
-                    job = j;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(_) => return false,
-            }
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        answered.recv_timeout(left).is_ok()
+        flush_queue(self.jobs.as_ref(), wait, Job::Flush)
     }
 
     /// The next thing the thread reported, if any (never blocks, allocates nothing).
@@ -125,6 +108,35 @@ impl Drop for BackgroundWriter {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Queues the flush job `make(done)` on `jobs` (retrying while the queue is full) and waits
+/// for the thread to answer on `done`, all within `wait`. False when the time ran out or
+/// the thread is gone.
+pub(crate) fn flush_queue<J>(
+    jobs: Option<&SyncSender<J>>,
+    wait: Duration,
+    make: impl FnOnce(SyncSender<()>) -> J,
+) -> bool {
+    let Some(jobs) = jobs else {
+        return false;
+    };
+    let deadline = Instant::now() + wait;
+    let (done, answered) = mpsc::sync_channel(1);
+    let mut job = make(done);
+    loop {
+        match jobs.try_send(job) {
+            Ok(()) => break,
+            Err(TrySendError::Full(j)) if Instant::now() < deadline => {
+                job = j;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(_) => return false,
+        }
+    }
+    answered
+        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        .is_ok()
 }
 
 fn work(queue: Receiver<Job>, mut lines: Option<EventWriter>, report: mpsc::Sender<Report>) {

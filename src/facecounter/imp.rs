@@ -14,6 +14,7 @@ use crate::count::events::{EventOutputs, EventWriter, VisitEvent};
 use crate::count::gallery::Gallery;
 use crate::count::site::{self, Site, Snapshot};
 use crate::count::staff;
+use crate::count::store::StoreReport;
 use crate::count::track_visits::{TrackParams, TrackVisits};
 use crate::count::visits::{CountParams, Counts, Outcome, TrackEnd, VisitBuilder};
 use crate::count::writer::Report;
@@ -21,6 +22,7 @@ use crate::meta;
 use crate::meta::embeddings::{EmbeddingMeta, FaceEmbedding};
 
 use super::mqtt_props::{self, MqttProps};
+use super::store_props::{self, StoreProps};
 use super::CountMode;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -47,6 +49,7 @@ struct Settings {
     mode: CountMode,
     gallery_file: Option<String>,
     save_interval_s: u32,
+    store: StoreProps,
 }
 
 impl Default for Settings {
@@ -61,6 +64,7 @@ impl Default for Settings {
             mode: CountMode::default(),
             gallery_file: None,
             save_interval_s: 60,
+            store: StoreProps::default(),
         }
     }
 }
@@ -176,10 +180,38 @@ impl FaceCounter {
         }
     }
 
+    /// Says that visits did not reach the count store (its thread is behind, or a commit
+    /// failed: a full disk), at the 1st, 10th, 100th… loss.
+    fn visits_not_stored(&self, r: &Running, posts: &mut Vec<gst::Message>) {
+        let Some(store) = r.events.store.as_ref() else {
+            return;
+        };
+        let n = store.lost;
+        if n > 0 && 10u64.pow(n.ilog10()) == n {
+            let text = format!(
+                "{n} visits not stored in the count store '{}' (slow or full disk)",
+                store.store.path().display()
+            );
+            posts.push(self.warning(gst::ResourceError::Write, &text));
+        }
+    }
+
     /// What the writer thread reported since the last look: failures become warnings.
-    fn writer_reports(&self, r: &Running, posts: &mut Vec<gst::Message>) {
+    fn writer_reports(&self, r: &mut Running, posts: &mut Vec<gst::Message>) {
         while let Some(report) = r.events.writer.next_report() {
             self.writer_report(report, posts);
+        }
+        let Some(store) = r.events.store.as_mut() else {
+            return;
+        };
+        while let Some(StoreReport::Failed { error, lost }) = store.store.next_report() {
+            let before = store.lost;
+            store.lost += lost;
+            // Said at the 1st, 10th, 100th… lost visit, with the reason.
+            if (before + 1..=store.lost).any(|n| 10u64.pow(n.ilog10()) == n) {
+                let text = format!("{error}: {} visits not stored so far", store.lost);
+                posts.push(self.warning(gst::ResourceError::Write, &text));
+            }
         }
     }
 
@@ -249,6 +281,12 @@ impl FaceCounter {
             let text = "JSON lines: not all written at end of stream (slow disk)";
             posts.push(self.warning(gst::ResourceError::Write, text));
         }
+        if let Some(store) = r.events.store.as_ref() {
+            if !store.store.flush(EOS_WAIT) {
+                let text = "count store: not all visits committed at end of stream (slow disk)";
+                posts.push(self.warning(gst::ResourceError::Write, text));
+            }
+        }
         self.writer_reports(r, posts);
         // The final counts reach the broker before EOS goes on (the application usually
         // stops the pipeline on the EOS message), unless the broker stays away.
@@ -287,32 +325,16 @@ impl FaceCounter {
         now: u64,
         posts: &mut Vec<gst::Message>,
     ) {
-        let outcome = {
-            let mut site = r.site.lock().unwrap();
-            let site = &mut *site;
-            let tp = TrackParams::default();
-            match r.mode {
-                CountMode::Biometric => {
-                    let others = r.tracks.others_than(track);
-                    let ended = TrackEnd {
-                        track,
-                        now,
-                        evidence: r.tracks.judge(track, now, &tp),
-                        others,
-                    };
-                    r.visits.end(
-                        ended,
-                        params,
-                        &mut site.gallery,
-                        r.staff.as_ref(),
-                        &mut site.counts,
-                    )
-                }
-                CountMode::Tracks => r.tracks.end(track, now, &tp, &mut site.counts),
-            }
-        };
-        gst::debug!(CAT, imp = self, "track {} ended: {:?}", track, outcome);
-        let kind = match outcome {
+        let dwell_ns = r.tracks.dwell(track);
+        let ended = end_track(r, params, track, now);
+        gst::debug!(
+            CAT,
+            imp = self,
+            "track {} ended: {:?}",
+            track,
+            ended.outcome
+        );
+        let kind = match ended.outcome {
             Outcome::New { .. } => Some((false, false)),
             Outcome::Returning { .. } => Some((true, false)),
             Outcome::Staff { .. } => Some((false, true)),
@@ -324,14 +346,64 @@ impl FaceCounter {
                 returning,
                 staff,
                 pts_s: r.last_pts_s,
-                distance: outcome.distance(),
+                distance: ended.outcome.distance(),
                 threshold: params.match_threshold,
-                identified: outcome != Outcome::Unidentified,
+                identified: ended.outcome != Outcome::Unidentified,
+                dwell_ns,
+                at_ms: ended.at_ms,
+                added: ended.added,
             };
+            let lost_before = r.events.store.as_ref().map_or(0, |s| s.lost);
             if r.events.visit(&event).is_err() {
                 self.lines_dropped(r, posts);
             }
+            if r.events
+                .store
+                .as_ref()
+                .is_some_and(|s| s.lost > lost_before)
+            {
+                self.visits_not_stored(r, posts);
+            }
         }
+    }
+}
+
+/// A finished track decided: what it was, what it added to the site's counts, and when
+/// (wall clock, Unix ms, from the site clock).
+struct Ended {
+    outcome: Outcome,
+    added: Counts,
+    at_ms: i64,
+}
+
+fn end_track(r: &mut Running, params: &CountParams, track: u64, now: u64) -> Ended {
+    let mut site = r.site.lock().unwrap();
+    let site = &mut *site;
+    let before = site.counts;
+    let tp = TrackParams::default();
+    let outcome = match r.mode {
+        CountMode::Biometric => {
+            let others = r.tracks.others_than(track);
+            let ended = TrackEnd {
+                track,
+                now,
+                evidence: r.tracks.judge(track, now, &tp),
+                others,
+            };
+            r.visits.end(
+                ended,
+                params,
+                &mut site.gallery,
+                r.staff.as_ref(),
+                &mut site.counts,
+            )
+        }
+        CountMode::Tracks => r.tracks.end(track, now, &tp, &mut site.counts),
+    };
+    Ended {
+        outcome,
+        added: site.counts.since(&before),
+        at_ms: (site.wall_of(now) / 1_000_000) as i64,
     }
 }
 
@@ -501,6 +573,7 @@ impl ObjectImpl for FaceCounter {
         static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             let mut props = counting_specs(&CountParams::default());
             props.extend(output_specs());
+            props.extend_from_slice(store_props::specs());
             props.extend_from_slice(mqtt_props::specs());
             props
         });
@@ -537,7 +610,8 @@ impl ObjectImpl for FaceCounter {
                 s.save_interval_s = value.get().expect("type checked upstream")
             }
             other => {
-                let known = mqtt_props::set(&mut s.mqtt, other, value);
+                let known = store_props::set(&mut s.store, other, value)
+                    || mqtt_props::set(&mut s.mqtt, other, value);
                 assert!(known, "unknown property {other}");
             }
         }
@@ -566,7 +640,8 @@ impl ObjectImpl for FaceCounter {
                 });
                 (open as u32).to_value()
             }
-            other => mqtt_props::get(&s.mqtt, other)
+            other => store_props::get(&s.store, other)
+                .or_else(|| mqtt_props::get(&s.mqtt, other))
                 .unwrap_or_else(|| unreachable!("unknown property {other}")),
         }
     }
@@ -626,11 +701,20 @@ impl BaseTransformImpl for FaceCounter {
             ),
             None => None,
         };
-        let mqtt = mqtt_props::publisher(&s.mqtt, &s.gallery, self.obj().upcast_ref())
+        let mut mqtt = mqtt_props::publisher(&s.mqtt, &s.gallery, self.obj().upcast_ref())
             .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ("{}", e)))?;
-        let events = EventOutputs::new(file, mqtt)
-            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenWrite, ("{}", e)))?;
         let site = site::site(&s.gallery);
+        let window_start = site.lock().unwrap().window_start;
+        let camera = store_props::camera_name(&s.store, self.obj().upcast_ref());
+        let store = store_props::open(&s.store, &s.gallery, &camera, window_start);
+        for text in &store.warnings {
+            gst::element_imp_warning!(self, gst::ResourceError::OpenWrite, ("{}", text));
+        }
+        if let (Some(m), Some(day)) = (mqtt.as_mut(), store.day.as_deref()) {
+            m.resume_today(day, store.resume.today);
+        }
+        let events = EventOutputs::new(file, mqtt, store.output, store.resume.next_visit)
+            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenWrite, ("{}", e)))?;
         if let Some(path) = s.gallery_file.as_deref().filter(|p| !p.is_empty()) {
             if s.mode == CountMode::Tracks {
                 return Err(gst::error_msg!(
@@ -685,6 +769,12 @@ impl BaseTransformImpl for FaceCounter {
             let mut posts = Vec::new();
             for report in r.events.writer.finish(last) {
                 self.writer_report(report, &mut posts);
+            }
+            if let Some(store) = r.events.store {
+                for StoreReport::Failed { error, lost } in store.store.finish() {
+                    let text = format!("{error}: {lost} visits not stored");
+                    posts.push(self.warning(gst::ResourceError::Write, &text));
+                }
             }
             self.post_all(posts);
         }

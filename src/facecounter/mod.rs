@@ -7,6 +7,7 @@ use gst::prelude::*;
 
 mod imp;
 mod mqtt_props;
+mod store_props;
 
 glib::wrapper! {
     pub struct FaceCounter(ObjectSubclass<imp::FaceCounter>)

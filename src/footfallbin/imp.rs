@@ -31,6 +31,8 @@ const FORWARDED: &[(&str, &[&str], &str)] = &[
     ("capacity", &["counter"], "capacity"),
     ("report-interval", &["counter"], "report-interval"),
     ("count-unidentified", &["counter"], "count-unidentified"),
+    ("store", &["counter"], "store"),
+    ("camera", &["counter"], "camera"),
     ("min-quality", &["embedder"], "min-quality"),
     ("mask-gate", &["embedder"], "mask-gate"),
     ("inference-interval", &["detector"], "inference-interval"),

@@ -160,9 +160,19 @@ pub struct Today {
     day: Option<String>,
     baseline: [u64; 4],
     last: [u64; 4],
+    /// Counted today before this process started (from the count store), on `resumed_day`.
+    resumed: [u64; 4],
+    resumed_day: Option<String>,
 }
 
 impl Today {
+    /// Adds what earlier runs stored for `day` (unique visitors, visits, returning, staff)
+    /// to today's counts, as long as it is that day.
+    pub fn resume(&mut self, day: &str, stored: [u64; 4]) {
+        self.resumed = stored;
+        self.resumed_day = Some(day.to_string());
+    }
+
     /// `counts`: unique visitors, visits, returning visits, staff visits (cumulative);
     /// `day`: the local date. Returns the `<base>/today` object.
     pub fn update(&mut self, day: &str, counts: [u64; 4]) -> serde_json::Value {
@@ -176,7 +186,11 @@ impl Today {
             self.day = Some(day.to_string());
         }
         self.last = counts;
-        let d = |i: usize| counts[i].saturating_sub(self.baseline[i]);
+        let resumed = match self.resumed_day.as_deref() == Some(day) {
+            true => self.resumed,
+            false => [0; 4],
+        };
+        let d = |i: usize| counts[i].saturating_sub(self.baseline[i]) + resumed[i];
         json!({
             "date": day,
             "unique_visitors": d(0),
@@ -248,5 +262,22 @@ mod tests {
         assert_eq!(first["visits"], 3);
         assert_eq!(first["staff_visits"], 0);
         assert_eq!(first["date"], "2026-11-30");
+    }
+
+    #[test]
+    fn today_resumes_what_the_store_holds_for_that_day_only() {
+        let mut t = Today::default();
+        t.resume("2026-11-29", [10, 20, 5, 2]);
+        let now = t.update("2026-11-29", [1, 2, 1, 0]);
+        assert_eq!(
+            (now["unique_visitors"].as_u64(), now["visits"].as_u64()),
+            (Some(11), Some(22))
+        );
+        assert_eq!(now["staff_visits"], 2);
+        let next_day = t.update("2026-11-30", [3, 5, 1, 0]);
+        assert_eq!(
+            next_day["unique_visitors"], 2,
+            "yesterday's stored counts are not today's"
+        );
     }
 }

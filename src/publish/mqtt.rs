@@ -20,6 +20,7 @@ use rumqttc::{
 
 use super::config::{discovery_messages, parse_url, Today};
 use super::queue::{Kind, Message, Outbox};
+use crate::count::visits::Counts;
 
 /// Messages handed to the client and not yet acknowledged, at most.
 const MAX_IN_FLIGHT: usize = 32;
@@ -195,6 +196,19 @@ impl MqttPublisher {
         st.stats.dropped_visits = st.outbox.dropped_events;
         drop(st);
         self.shared.changed.notify_all();
+    }
+
+    /// Adds what the count store holds for today from earlier runs to `<base>/today`.
+    pub fn resume_today(&mut self, day: &str, stored: Counts) {
+        self.today.resume(
+            day,
+            [
+                stored.unique_visitors,
+                stored.visits,
+                stored.returning_visits,
+                stored.staff_visits,
+            ],
+        );
     }
 
     /// Queues a counts object (`<base>/counts`) and today's counts (`<base>/today`).

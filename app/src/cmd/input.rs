@@ -45,6 +45,21 @@ pub struct CountingArgs {
     /// MQTT topic base (default footfall/<gallery>/counter)
     #[arg(long)]
     pub mqtt_topic: Option<String>,
+    /// Count store (SQLite: per-minute counts and visit events, nothing that identifies
+    /// anyone) [default: footfall/counts.sqlite in the user's data folder]
+    #[arg(long, conflicts_with = "no_store")]
+    pub store: Option<String>,
+    /// Keep no count store
+    #[arg(long)]
+    pub no_store: bool,
+    /// Camera name in the count store
+    #[arg(long, default_value = "camera")]
+    pub camera: String,
+}
+
+/// Where `footfall count/serve` keep their count store by default.
+pub fn default_store() -> Option<std::path::PathBuf> {
+    dirs::data_dir().map(|d| d.join("footfall").join("counts.sqlite"))
 }
 
 impl CountingArgs {
@@ -61,8 +76,15 @@ impl CountingArgs {
             .filter_map(|(p, v)| v.as_deref().map(|v| format!("counter::{p}=\"{v}\"")))
             .collect::<Vec<_>>()
             .join(" ");
+        let store = match (&self.store, self.no_store) {
+            (_, true) => None,
+            (Some(p), false) => Some(p.clone()),
+            (None, false) => default_store().map(|p| p.display().to_string()),
+        }
+        .map(|p| format!("store=\"{p}\" camera=\"{}\"", self.camera))
+        .unwrap_or_default();
         format!(
-            "footfallbin name=counting inference-interval={} gallery=\"{}\" location=\"{location}\" {staff} {mqtt}",
+            "footfallbin name=counting inference-interval={} gallery=\"{}\" location=\"{location}\" {staff} {mqtt} {store}",
             self.interval.max(1),
             self.gallery
         )
