@@ -8,10 +8,11 @@
 //! * `footfall detect SOURCE` — run the face detector on a file or URI (file, rtsp, http)
 //!   and print the faces found per second of stream time.
 //! * `footfall enroll` — add a consenting staff member to a staff gallery file.
+//! * `footfall report` — counts per camera and minute, hour or day from the count store.
 
 mod cmd;
 
-use cmd::{camera, count, detect, enroll, serve};
+use cmd::{camera, count, detect, enroll, report, serve};
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +39,8 @@ enum Command {
     Detect(detect::Args),
     /// Add a consenting staff member to a staff gallery file (embeddings only, no images)
     Enroll(enroll::Args),
+    /// Counts per camera and minute, hour or day from the count store, as CSV or JSON
+    Report(report::Args),
 }
 
 fn main() {
@@ -52,6 +55,7 @@ fn main() {
         Command::Camera(a) => camera::run(a),
         Command::Detect(a) => detect::run(a),
         Command::Enroll(a) => enroll::run(a),
+        Command::Report(a) => report::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -92,6 +92,26 @@ fn staff_are_never_counted() {
         "the default store holds the same counts: {kinds:?}"
     );
     drop(conn);
+    // `footfall report` reads the same store: today's one row per camera says the same.
+    let out = footfall(&["report", "--resolution", "day", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let day = &rows.as_array().unwrap()[0];
+    let got = ["unique_visitors", "visits", "staff_visits"].map(|k| day[k].as_u64());
+    assert_eq!(got, [Some(7), Some(12), Some(9)], "{rows}");
+    let csv = footfall(&["report", "--resolution", "hour"]);
+    let text = String::from_utf8_lossy(&csv.stdout);
+    assert!(
+        text.starts_with("start,site,camera,unique_visitors,visits"),
+        "{text}"
+    );
+    let bad = footfall(&["report", "--resolution", "fortnight"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("minute, hour or day"));
     let _ = std::fs::remove_dir_all(data_home());
     let _ = std::fs::remove_file(&staff);
 }

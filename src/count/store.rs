@@ -17,6 +17,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::visits::Counts;
 
+pub mod query;
+
 /// The schema this build writes. A file of a newer one is set aside, never written.
 pub const SCHEMA: i64 = 1;
 /// Longest a queued visit waits before it is committed.

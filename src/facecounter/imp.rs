@@ -369,7 +369,7 @@ impl FaceCounter {
 }
 
 /// A finished track decided: what it was, what it added to the site's counts, and when
-/// (wall clock, Unix ms, from the site clock).
+/// (wall clock, Unix ms, from the site clock, at the latest now).
 struct Ended {
     outcome: Outcome,
     added: Counts,
@@ -403,7 +403,9 @@ fn end_track(r: &mut Running, params: &CountParams, track: u64, now: u64) -> End
     Ended {
         outcome,
         added: site.counts.since(&before),
-        at_ms: (site.wall_of(now) / 1_000_000) as i64,
+        // A file counted faster than real time would date its visits in the future: a visit
+        // is never later than when it was decided.
+        at_ms: (site.wall_of(now).min(site::wall_now()) / 1_000_000) as i64,
     }
 }
 

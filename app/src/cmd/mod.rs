@@ -6,4 +6,5 @@ pub mod count;
 pub mod detect;
 pub mod enroll;
 pub mod input;
+pub mod report;
 pub mod serve;

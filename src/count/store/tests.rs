@@ -259,3 +259,72 @@ fn the_store_has_no_column_that_could_identify_anyone() {
         ]
     );
 }
+
+#[test]
+fn periods_group_minutes_hours_and_days() {
+    use super::query::{csv_row, periods, Query, Resolution};
+    let path = temp("query.sqlite");
+    let store = open(&path);
+    let hour = recent_minute() - recent_minute() % 3600 - 3 * 3600;
+    store
+        .visit(visit("door", 1, hour, VisitKind::New, Some(3000)))
+        .unwrap();
+    store
+        .visit(visit(
+            "door",
+            2,
+            hour + 120,
+            VisitKind::Returning,
+            Some(1000),
+        ))
+        .unwrap();
+    store
+        .visit(visit("door", 3, hour + 7200, VisitKind::New, None))
+        .unwrap();
+    store
+        .visit(visit("till", 1, hour + 60, VisitKind::Staff, None))
+        .unwrap();
+    assert!(store.flush(Duration::from_secs(10)));
+    let q = Query {
+        from_s: hour,
+        to_s: hour + 86_400,
+        site: Some("shop".into()),
+        camera: Some("door".into()),
+    };
+    let minutes = periods(&path, &q, Resolution::Minute).unwrap();
+    assert_eq!(
+        minutes.iter().map(|p| p.start_s).collect::<Vec<_>>(),
+        [hour, hour + 120, hour + 7200]
+    );
+    let hours = periods(&path, &q, Resolution::Hour).unwrap();
+    // Whole-hour time zones: the first hour holds two visits, two hours later one.
+    assert_eq!(
+        hours.iter().map(|p| p.counts.visits).collect::<Vec<_>>(),
+        [2, 1]
+    );
+    assert_eq!(hours[0].counts.unique_visitors, 1);
+    assert_eq!(hours[0].mean_dwell_s, Some(2.0));
+    assert_eq!(hours[1].mean_dwell_s, None);
+    assert_eq!(hours[1].start_s - hours[0].start_s, 7200);
+    let days = periods(&path, &q, Resolution::Day).unwrap();
+    assert_eq!(days.iter().map(|p| p.counts.visits).sum::<u64>(), 3);
+    let every_camera = Query {
+        camera: None,
+        ..q.clone()
+    };
+    let all = periods(&path, &every_camera, Resolution::Minute).unwrap();
+    assert_eq!(
+        all.iter().map(|p| p.camera.as_str()).collect::<Vec<_>>(),
+        ["door", "till", "door", "door"]
+    );
+    assert_eq!(csv_row("t", &hours[0]), "t,shop,door,1,2,1,0,0,2.0");
+    let backwards = Query {
+        from_s: 10,
+        to_s: 5,
+        ..q
+    };
+    assert!(periods(&path, &backwards, Resolution::Hour).is_err());
+    assert!(Resolution::parse("week")
+        .unwrap_err()
+        .contains("minute, hour or day"));
+}
