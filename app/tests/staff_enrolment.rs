@@ -109,6 +109,12 @@ fn staff_are_never_counted() {
         text.starts_with("start,site,camera,unique_visitors,visits"),
         "{text}"
     );
+    let svg = footfall(&["report", "--resolution", "day", "--format", "svg"]);
+    let svg = String::from_utf8_lossy(&svg.stdout);
+    assert!(
+        svg.starts_with("<svg") && svg.contains(": 12 visits</title>"),
+        "{svg}"
+    );
     let bad = footfall(&["report", "--resolution", "fortnight"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("minute, hour or day"));

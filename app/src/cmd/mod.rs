@@ -7,4 +7,5 @@ pub mod detect;
 pub mod enroll;
 pub mod input;
 pub mod report;
+mod report_svg;
 pub mod serve;

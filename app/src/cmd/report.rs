@@ -1,5 +1,5 @@
-//! `footfall report`: the count store's counts per camera and period, as CSV or JSON, for a
-//! spreadsheet or a script.
+//! `footfall report`: the count store's counts per camera and period, as CSV or JSON for a
+//! spreadsheet or a script, or an SVG bar chart for a report.
 
 use std::path::PathBuf;
 
@@ -20,7 +20,7 @@ pub struct Args {
     /// Period of each row: minute, hour or day (local hours and days)
     #[arg(long, default_value = "hour")]
     resolution: String,
-    /// csv or json
+    /// csv, json, or svg (a bar chart of every camera's visits per period)
     #[arg(long, default_value = "csv")]
     format: String,
     /// Only this site (gallery)
@@ -70,18 +70,26 @@ pub fn run(a: Args) -> Result<(), String> {
                 .collect();
             println!("{}", serde_json::Value::Array(rows));
         }
-        other => return Err(format!("format '{other}': expected csv or json")),
+        "svg" => {
+            let title = format!("Visits per {} from {}", a.resolution, local_iso_of(from_s));
+            print!("{}", super::report_svg::chart(&title, &periods, local_iso));
+        }
+        other => return Err(format!("format '{other}': expected csv, json or svg")),
     }
     Ok(())
 }
 
 /// A period's start in local time, ISO 8601 with its offset.
 fn local_iso(p: &Period) -> String {
-    glib::DateTime::from_unix_local(p.start_s)
+    local_iso_of(p.start_s)
+}
+
+fn local_iso_of(unix_s: i64) -> String {
+    glib::DateTime::from_unix_local(unix_s)
         .ok()
         .and_then(|d| d.format("%FT%T%:z").ok())
         .map(|s| s.to_string())
-        .unwrap_or_else(|| p.start_s.to_string())
+        .unwrap_or_else(|| unix_s.to_string())
 }
 
 /// Unix seconds of `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS]` (local time, or with an offset)
