@@ -54,8 +54,10 @@ fn script_turn() -> std::sync::MutexGuard<'static, ()> {
 enum OnHang {
     Fail,
     /// Known problem (in the issue note): gst-launch ending in rtspclientsink now and then
-    /// never finishes its EOS after SIGINT. Its counts are flushed per line and its video
-    /// is checked by the test, so only its clean stop is not asserted.
+    /// never finishes its EOS after SIGINT, or ends it with rtspclientsink's "Could not send
+    /// message (Received end-of-file)" error as the server closes the session. Its counts
+    /// are flushed per line and its video is checked by the test, so only its clean stop is
+    /// not asserted; a failure before the SIGINT still fails.
     Tolerate,
     /// Known problem (in the issue note): now and then rtspsrc never sees a camera end its
     /// stream (it times out, that EOS never reaches the sinks, gst-launch then ignores
@@ -78,7 +80,7 @@ fn wait_until(child: &mut std::process::Child, deadline: Instant) -> Option<bool
 /// Runs `pipelines/<script>` with `env`; after `stop_after` (if it has not ended) sends
 /// SIGINT as an operator's Ctrl-C would. Returns the exit status success, or None when it
 /// had not stopped 30 s after SIGINT (it is killed then).
-fn run_script_once(script: &str, env: &[(&str, &Path)], stop_after: Duration) -> Option<bool> {
+fn run_script_once(script: &str, env: &[(&str, &Path)], stop_after: Duration) -> Option<Ended> {
     let mut cmd = Command::new(common::project_root().join("pipelines").join(script));
     cmd.env("GST_PLUGIN_PATH", common::plugin_dir())
         .env("FOOTFALL_MODELS_DIR", shared("models"))
@@ -88,7 +90,7 @@ fn run_script_once(script: &str, env: &[(&str, &Path)], stop_after: Duration) ->
     }
     let mut child = cmd.spawn().expect("script runs");
     if let Some(ok) = wait_until(&mut child, Instant::now() + stop_after) {
-        return Some(ok);
+        return Some(Ended::ByItself(ok));
     }
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -99,7 +101,14 @@ fn run_script_once(script: &str, env: &[(&str, &Path)], stop_after: Duration) ->
         let _ = child.kill();
         let _ = child.wait(); // reap it
     }
-    ended
+    ended.map(Ended::AfterSigint)
+}
+
+/// How a script ended: by itself or after our SIGINT, and whether it exited successfully.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Ended {
+    ByItself(bool),
+    AfterSigint(bool),
 }
 
 /// [`run_script_once`] with `on_hang` deciding what a hang after SIGINT means (a run again
@@ -107,8 +116,13 @@ fn run_script_once(script: &str, env: &[(&str, &Path)], stop_after: Duration) ->
 fn run_script(script: &str, env: &[(&str, &Path)], stop_after: Duration, on_hang: OnHang) -> bool {
     let mut tries = if on_hang == OnHang::RunAgain { 2 } else { 1 };
     loop {
-        if let Some(ok) = run_script_once(script, env, stop_after) {
-            return ok;
+        match run_script_once(script, env, stop_after) {
+            Some(Ended::AfterSigint(false)) if on_hang == OnHang::Tolerate => {
+                eprintln!("{script}: failed while stopping after SIGINT (tolerated)");
+                return true;
+            }
+            Some(Ended::ByItself(ok) | Ended::AfterSigint(ok)) => return ok,
+            None => {}
         }
         eprintln!("{script}: did not stop 30 s after SIGINT; killed");
         tries -= 1;
