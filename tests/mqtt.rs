@@ -340,3 +340,34 @@ fn bad_mqtt_settings_are_a_clear_error_at_start() {
     assert_warned(&run, "not delivered at end of stream");
     assert_eq!(common::last_json_line(&json)["unique_visitors"], 1);
 }
+
+#[test]
+fn a_restart_resumes_today_from_the_count_store() {
+    let b = base("resume");
+    let broker = Broker::start("resume");
+    let store = std::env::temp_dir().join(format!(
+        "footfall-mqtt-{}-resume.sqlite",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&store);
+    let props = format!("mqtt-url={} store={}", broker.url(), store.display());
+    for run in 0..2 {
+        let json = tmp(&format!("resume-{run}"));
+        run_ok("synth/synth_returns", &json, "resume", &props);
+        let last = json_lines(&json).last().unwrap().clone();
+        assert_eq!(
+            (last["unique_visitors"].as_u64(), last["visits"].as_u64()),
+            (Some(8), Some(17))
+        );
+        // The counts are this run's; today's add what the store kept from the run before.
+        let today: Value =
+            serde_json::from_str(&broker.retained(&format!("{b}/today")).unwrap()).unwrap();
+        let want = (Some(8 * (run + 1)), Some(17 * (run + 1)));
+        assert_eq!(
+            (today["unique_visitors"].as_u64(), today["visits"].as_u64()),
+            want,
+            "run {run}: {today}"
+        );
+    }
+    let _ = std::fs::remove_file(&store);
+}
