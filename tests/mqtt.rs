@@ -371,3 +371,53 @@ fn a_restart_resumes_today_from_the_count_store() {
     }
     let _ = std::fs::remove_file(&store);
 }
+
+#[test]
+fn with_a_store_an_outage_over_a_whole_run_and_a_restart_lose_no_visit() {
+    let b = base("durable");
+    let mut broker = Broker::start("durable");
+    let store = std::env::temp_dir().join(format!(
+        "footfall-mqtt-{}-durable.sqlite",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&store);
+    let props = format!("mqtt-url={} store={}", broker.url(), store.display());
+    // Run 1: the broker is down from start to end; its messages wait in the store.
+    broker.stop();
+    let first = tmp("durable-0");
+    let run = common::run_pipeline(
+        &chain("synth/synth_returns", &first, "durable", &props, 0),
+        300,
+    );
+    assert!(run.error.is_none(), "{:?}", run.error);
+    assert_warned(&run, "unreachable");
+    // The counter restarts with the broker back: run 1's visits go first, then its own.
+    broker.restart();
+    let sub = broker.subscribe("durable-sub", &["footfall/#"]);
+    let second = tmp("durable-1");
+    run_ok("synth/synth_returns", &second, "durable", &props);
+    let mut want = visits_in(&json_lines(&first));
+    want.extend(visits_in(&json_lines(&second)));
+    assert_eq!(want.len(), 34);
+    let msgs = sub.wait_for(Duration::from_secs(20), |m| {
+        visit_numbers(&payloads(m, &format!("{b}/visit"))).len() >= want.len()
+    });
+    let got = payloads(&msgs, &format!("{b}/visit"));
+    // Each visit by its key (site and camera are the topic): exactly the runs' visits.
+    let mut by_key = std::collections::BTreeMap::new();
+    for v in &got {
+        let earlier = by_key.insert(v["visit"].as_u64().unwrap(), v.clone());
+        assert!(earlier.is_none_or(|e| &e == v), "one key, two visits: {v}");
+    }
+    let want_by_key: std::collections::BTreeMap<u64, Value> = want
+        .iter()
+        .map(|v| (v["visit"].as_u64().unwrap(), v.clone()))
+        .collect();
+    assert_eq!(by_key, want_by_key);
+    println!(
+        "{} visits of two runs arrived ({} messages, resends included)",
+        by_key.len(),
+        got.len()
+    );
+    let _ = std::fs::remove_file(&store);
+}

@@ -3,7 +3,8 @@
 //!
 //! It holds aggregates and visit events only: never an embedding, a face, a crop or an
 //! identity (a visit row says new / returning / staff / unidentified, when, and how long,
-//! not who). A thread of its own writes it; the element queues visits through a bounded
+//! not who); and the MQTT messages (the same counts and visit JSON) not yet acknowledged
+//! by a broker ([`crate::publish::durable`]). A thread of its own writes it; the element queues visits through a bounded
 //! channel and never waits. Queued visits are committed within [`COMMIT_EVERY`], so a
 //! process killed at any moment loses at most that much, and SQLite's journal keeps the
 //! file whole.
@@ -55,6 +56,15 @@ CREATE TABLE IF NOT EXISTS visits (
     PRIMARY KEY (site, camera, number)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS visits_at ON visits (at_ms);
+CREATE TABLE IF NOT EXISTS mqtt_outbox (  -- MQTT messages the broker has not acknowledged
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    base TEXT NOT NULL,                 -- the publisher's topic base (one camera)
+    kind INTEGER NOT NULL,              -- 1 counts snapshot, 2 visit event
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,              -- the counts or visit JSON, as published
+    retain INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mqtt_outbox_base ON mqtt_outbox (base, id);
 ";
 
 /// What a decided visit was.
@@ -318,7 +328,8 @@ fn stored_schema(conn: &Connection) -> rusqlite::Result<Option<i64>> {
 fn has_foreign_tables(conn: &Connection) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table'
-         AND name NOT IN ('meta', 'minute_counts', 'visits')",
+         AND name NOT IN ('meta', 'minute_counts', 'visits', 'mqtt_outbox')
+         AND name NOT LIKE 'sqlite_%'",
         [],
         |r| r.get(0),
     )

@@ -703,8 +703,6 @@ impl BaseTransformImpl for FaceCounter {
             ),
             None => None,
         };
-        let mut mqtt = mqtt_props::publisher(&s.mqtt, &s.gallery, self.obj().upcast_ref())
-            .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ("{}", e)))?;
         let site = site::site(&s.gallery);
         let window_start = site.lock().unwrap().window_start;
         let camera = store_props::camera_name(&s.store, self.obj().upcast_ref());
@@ -712,6 +710,14 @@ impl BaseTransformImpl for FaceCounter {
         for text in &store.warnings {
             gst::element_imp_warning!(self, gst::ResourceError::OpenWrite, ("{}", text));
         }
+        let store_path = store.output.as_ref().map(|o| o.store.path().to_path_buf());
+        let mut mqtt = mqtt_props::publisher(
+            &s.mqtt,
+            &s.gallery,
+            self.obj().upcast_ref(),
+            store_path.as_deref(),
+        )
+        .map_err(|e| gst::error_msg!(gst::ResourceError::Settings, ("{}", e)))?;
         if let (Some(m), Some(day)) = (mqtt.as_mut(), store.day.as_deref()) {
             m.resume_today(day, store.resume.today);
         }

@@ -7,6 +7,7 @@ use gst::glib;
 use gst::prelude::*;
 
 use crate::publish::config::default_base_topic;
+use crate::publish::durable::DEFAULT_QUOTA_BYTES;
 use crate::publish::mqtt::{MqttPublisher, MqttSettings, Notice};
 
 #[derive(Debug, Clone)]
@@ -20,6 +21,7 @@ pub struct MqttProps {
     queue_size: u32,
     discovery_prefix: Option<String>,
     ca_file: Option<String>,
+    store_quota_mib: u32,
 }
 
 impl Default for MqttProps {
@@ -34,6 +36,7 @@ impl Default for MqttProps {
             queue_size: 1000,
             discovery_prefix: Some("homeassistant".into()),
             ca_file: None,
+            store_quota_mib: (DEFAULT_QUOTA_BYTES >> 20) as u32,
         }
     }
 }
@@ -85,6 +88,13 @@ pub fn specs() -> &'static [glib::ParamSpec] {
                 .mutable_ready()
                 .build(),
             string("mqtt-ca-file", "MQTT CA file", "PEM CA certificate for an mqtts:// broker with a private CA (unset = the system's roots)"),
+            glib::ParamSpecUInt::builder("mqtt-store-quota")
+                .nick("MQTT outbox quota on disk")
+                .blurb("With a count store, counts and visits the broker has not acknowledged are kept in it (through outages and restarts) up to this many MiB; beyond it older counts, then older visits are dropped (counted)")
+                .minimum(1)
+                .default_value(d.store_quota_mib)
+                .mutable_ready()
+                .build(),
         ]
     });
     SPECS.as_ref()
@@ -107,6 +117,7 @@ pub fn set(p: &mut MqttProps, name: &str, value: &glib::Value) -> bool {
         "mqtt-queue-size" => p.queue_size = value.get().expect("type checked upstream"),
         "mqtt-discovery-prefix" => p.discovery_prefix = text(),
         "mqtt-ca-file" => p.ca_file = text(),
+        "mqtt-store-quota" => p.store_quota_mib = value.get().expect("type checked upstream"),
         _ => return false,
     }
     true
@@ -124,6 +135,7 @@ pub fn get(p: &MqttProps, name: &str) -> Option<glib::Value> {
         "mqtt-queue-size" => p.queue_size.to_value(),
         "mqtt-discovery-prefix" => p.discovery_prefix.to_value(),
         "mqtt-ca-file" => p.ca_file.to_value(),
+        "mqtt-store-quota" => p.store_quota_mib.to_value(),
         _ => return None,
     })
 }
@@ -133,10 +145,12 @@ fn non_empty(s: &Option<String>) -> Option<String> {
 }
 
 /// Starts the publisher when `mqtt-url` is set; its notices become warnings from `element`.
+/// `store`: the count store, where unacknowledged messages are kept.
 pub fn publisher(
     p: &MqttProps,
     gallery: &str,
     element: &gst::Element,
+    store: Option<&std::path::Path>,
 ) -> Result<Option<MqttPublisher>, String> {
     let Some(url) = non_empty(&p.url) else {
         return Ok(None);
@@ -156,6 +170,7 @@ pub fn publisher(
         queue_size: p.queue_size as usize,
         discovery_prefix: non_empty(&p.discovery_prefix),
         ca_file: non_empty(&p.ca_file),
+        durable: store.map(|path| (path.to_path_buf(), p.store_quota_mib as u64 * (1 << 20))),
     };
     let weak = element.downgrade();
     let notify = Box::new(move |n: Notice| {
@@ -182,6 +197,11 @@ pub fn publisher(
                     dropped,
                     dropped_visits
                 )
+            ),
+            Notice::DiskOutboxFailed(why) => gst::element_warning!(
+                e,
+                gst::ResourceError::Write,
+                ("MQTT outbox on disk failed ({}); keeping messages in memory", why)
             ),
         }
     });

@@ -6,7 +6,9 @@
 //! broker has no session anyway): on a broken connection the unacknowledged ones go back
 //! to the head of the outbox and are resent after reconnecting (at least once). The
 //! outbox is bounded (`queue_size`); what it has to drop is counted, published on
-//! `<base>/status` and reported through `notify`.
+//! `<base>/status` and reported through `notify`. With a count store, this thread moves
+//! counts and visits to its outbox on disk ([`super::durable`]) and sends from there, so
+//! outages and restarts lose nothing within the disk quota.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
@@ -19,6 +21,7 @@ use rumqttc::{
 };
 
 use super::config::{discovery_messages, parse_url, Today};
+use super::durable::DurableOutbox;
 use super::queue::{Kind, Message, Outbox};
 use crate::count::visits::Counts;
 
@@ -45,6 +48,9 @@ pub struct MqttSettings {
     /// PEM CA certificate for `mqtts://` to a broker with a private CA; `None`: the
     /// system's roots.
     pub ca_file: Option<String>,
+    /// Keep unacknowledged counts and visits on disk, in this count store, within this
+    /// many payload bytes ([`super::durable`]); `None`: in memory only (`queue_size`).
+    pub durable: Option<(std::path::PathBuf, u64)>,
 }
 
 /// What the publisher tells its owner (the element turns these into bus warnings).
@@ -55,6 +61,8 @@ pub enum Notice {
     /// Connected again after an outage; `dropped` messages (`dropped_visits` of them visit
     /// events) were lost in total because the outbox was full.
     Reconnected { dropped: u64, dropped_visits: u64 },
+    /// The outbox on disk failed (full disk?): from now on messages are kept in memory.
+    DiskOutboxFailed(String),
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -160,6 +168,10 @@ impl MqttPublisher {
             }),
             changed: Condvar::new(),
         });
+        let durable = match &s.durable {
+            Some((path, quota)) => Some(DurableOutbox::open(path, &s.base_topic, *quota)?),
+            None => None,
+        };
         let (client, connection) = Client::new(opts, MAX_IN_FLIGHT * 2);
         let worker = Worker {
             shared: shared.clone(),
@@ -170,6 +182,8 @@ impl MqttPublisher {
             in_flight: VecDeque::new(),
             connected: false,
             notify,
+            durable,
+            handed_through: 0,
         };
         let thread = std::thread::Builder::new()
             .name("footfall-mqtt".into())
@@ -291,10 +305,21 @@ struct Worker {
     qos: QoS,
     base: String,
     discovery_prefix: Option<String>,
-    /// Handed to the client, not yet acknowledged; the packet id once it was sent.
-    in_flight: VecDeque<(Message, Option<u16>)>,
+    /// Handed to the client, not yet acknowledged.
+    in_flight: VecDeque<Flying>,
     connected: bool,
     notify: Box<dyn Fn(Notice) + Send>,
+    /// The outbox on disk, when the counter keeps a count store.
+    durable: Option<DurableOutbox>,
+    /// The last row of `durable` handed to the client.
+    handed_through: i64,
+}
+
+/// A message handed to the client: its packet id once sent, its row on disk if stored.
+struct Flying {
+    message: Message,
+    pkid: Option<u16>,
+    row: Option<i64>,
 }
 
 impl Worker {
@@ -305,6 +330,7 @@ impl Worker {
             if self.finished() {
                 break;
             }
+            self.persist_new();
             if self.connected {
                 self.hand_over();
             }
@@ -347,55 +373,124 @@ impl Worker {
         let st = self.shared.state.lock().unwrap();
         match st.closing {
             Some(deadline) => {
-                (st.outbox.is_empty() && self.in_flight.is_empty()) || Instant::now() >= deadline
+                let on_disk = self.durable.as_ref().map_or(0, |d| d.rows());
+                (st.outbox.is_empty() && self.in_flight.is_empty() && on_disk == 0)
+                    || Instant::now() >= deadline
             }
             None => false,
         }
     }
 
-    /// Moves messages from the outbox to the client, keeping a bounded number in flight.
+    /// Moves the counts and visits that came in to the outbox on disk (one transaction),
+    /// making room under its quota. On a disk failure they stay in memory from now on.
+    fn persist_new(&mut self) {
+        let Some(durable) = self.durable.as_mut() else {
+            return;
+        };
+        let data = {
+            let mut st = self.shared.state.lock().unwrap();
+            let data = st.outbox.take_data();
+            // Still pending while on their way to the disk (a flush must not see nothing).
+            st.stats.pending += data.len();
+            data
+        };
+        if data.is_empty() {
+            return;
+        }
+        match durable.store(&data, self.handed_through) {
+            Ok(evicted) => {
+                let mut st = self.shared.state.lock().unwrap();
+                st.outbox.dropped += evicted.counts + evicted.events;
+                st.outbox.dropped_events += evicted.events;
+            }
+            Err(e) => {
+                self.durable = None;
+                self.shared
+                    .state
+                    .lock()
+                    .unwrap()
+                    .outbox
+                    .requeue_front(data.into_iter());
+                (self.notify)(Notice::DiskOutboxFailed(e));
+            }
+        }
+    }
+
+    /// Moves messages to the client, keeping a bounded number in flight: the control ones
+    /// (and, without a disk outbox, all) from memory, then the stored ones in order.
     fn hand_over(&mut self) {
         while self.in_flight.len() < MAX_IN_FLIGHT {
             let Some(m) = self.shared.state.lock().unwrap().outbox.pop() else {
                 break;
             };
-            match self
-                .client
-                .try_publish(m.topic.clone(), self.qos, m.retain, m.payload.clone())
-            {
-                Ok(()) => self.in_flight.push_back((m, None)),
-                Err(_) => {
-                    // The client's channel is full: try again after the next event.
-                    self.shared
-                        .state
-                        .lock()
-                        .unwrap()
-                        .outbox
-                        .requeue_front(std::iter::once(m));
-                    break;
-                }
+            if !self.publish(m.clone(), None) {
+                // The client's channel is full: try again after the next event.
+                self.shared
+                    .state
+                    .lock()
+                    .unwrap()
+                    .outbox
+                    .requeue_front(std::iter::once(m));
+                return;
             }
         }
+        let room = MAX_IN_FLIGHT.saturating_sub(self.in_flight.len());
+        let stored = match (&self.durable, room) {
+            (Some(d), 1..) => d.next(self.handed_through, room).unwrap_or_default(),
+            _ => return,
+        };
+        for (row, m) in stored {
+            if !self.publish(m, Some(row)) {
+                return;
+            }
+            self.handed_through = row;
+        }
+    }
+
+    /// Hands `m` to the client; false when its channel is full.
+    fn publish(&mut self, m: Message, row: Option<i64>) -> bool {
+        let handed = self
+            .client
+            .try_publish(m.topic.clone(), self.qos, m.retain, m.payload.clone())
+            .is_ok();
+        if handed {
+            self.in_flight.push_back(Flying {
+                message: m,
+                pkid: None,
+                row,
+            });
+        }
+        handed
     }
 
     /// The client wrote a publish: the oldest message without a packet id is that one
     /// (the client sends in the order it was given them).
     fn sent(&mut self, pkid: u16) {
-        if let Some(i) = self.in_flight.iter().position(|(_, id)| id.is_none()) {
+        if let Some(i) = self.in_flight.iter().position(|f| f.pkid.is_none()) {
             if self.qos == QoS::AtMostOnce {
-                self.in_flight.remove(i);
-                self.shared.state.lock().unwrap().stats.delivered += 1;
+                let f = self.in_flight.remove(i).expect("index from position");
+                self.delivered(f);
             } else {
-                self.in_flight[i].1 = Some(pkid);
+                self.in_flight[i].pkid = Some(pkid);
             }
         }
     }
 
     fn acknowledged(&mut self, pkid: u16) {
-        if let Some(i) = self.in_flight.iter().position(|(_, id)| *id == Some(pkid)) {
-            self.in_flight.remove(i);
-            self.shared.state.lock().unwrap().stats.delivered += 1;
+        if let Some(i) = self.in_flight.iter().position(|f| f.pkid == Some(pkid)) {
+            let f = self.in_flight.remove(i).expect("index from position");
+            self.delivered(f);
         }
+    }
+
+    /// The broker has `f`: count it, and forget its row on disk.
+    fn delivered(&mut self, f: Flying) {
+        if let (Some(d), Some(row)) = (self.durable.as_mut(), f.row) {
+            if let Err(e) = d.acknowledged(row, f.message.payload.len()) {
+                (self.notify)(Notice::DiskOutboxFailed(e));
+            }
+        }
+        self.shared.state.lock().unwrap().stats.delivered += 1;
     }
 
     /// Availability, discovery and (after losses) status go first on every connection:
@@ -429,10 +524,19 @@ impl Worker {
         }
     }
 
-    /// Unacknowledged messages go back to the head of the outbox, to be resent.
+    /// Unacknowledged messages go back to the head of the outbox, to be resent; stored ones
+    /// are read again from the disk.
     fn connection_lost(&mut self) {
         self.connected = false;
-        let back: Vec<Message> = self.in_flight.drain(..).map(|(m, _)| m).collect();
+        let flying: Vec<Flying> = self.in_flight.drain(..).collect();
+        if let Some(first_row) = flying.iter().filter_map(|f| f.row).min() {
+            self.handed_through = first_row - 1;
+        }
+        let back: Vec<Message> = flying
+            .into_iter()
+            .filter(|f| f.row.is_none())
+            .map(|f| f.message)
+            .collect();
         let mut st = self.shared.state.lock().unwrap();
         st.outbox.requeue_front(back.into_iter());
         st.stats.dropped = st.outbox.dropped;
@@ -453,8 +557,13 @@ impl Worker {
     }
 
     fn publish_stats(&self) {
+        let flying_rows = self.in_flight.iter().filter(|f| f.row.is_some()).count() as u64;
+        let waiting_on_disk = self
+            .durable
+            .as_ref()
+            .map_or(0, |d| d.rows().saturating_sub(flying_rows));
         let mut st = self.shared.state.lock().unwrap();
-        st.stats.pending = st.outbox.len() + self.in_flight.len();
+        st.stats.pending = st.outbox.len() + self.in_flight.len() + waiting_on_disk as usize;
         st.stats.connected = self.connected;
         drop(st);
         self.shared.changed.notify_all();

@@ -24,6 +24,19 @@ pub struct Message {
     pub retain: bool,
 }
 
+#[cfg(test)]
+impl Message {
+    /// A message on topic `t` with `text` as its payload (tests).
+    pub(crate) fn text(kind: Kind, text: &str) -> Message {
+        Message {
+            kind,
+            topic: "t".into(),
+            payload: text.as_bytes().to_vec(),
+            retain: false,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Outbox {
     queue: VecDeque<Message>,
@@ -69,6 +82,14 @@ impl Outbox {
         self.queue.retain(|m| m.kind != Kind::Control);
     }
 
+    /// Takes every message but the control ones (to be stored on disk), oldest first.
+    pub fn take_data(&mut self) -> Vec<Message> {
+        let (data, control): (Vec<Message>, Vec<Message>) =
+            self.queue.drain(..).partition(|m| m.kind != Kind::Control);
+        self.queue.extend(control);
+        data
+    }
+
     pub fn pop(&mut self) -> Option<Message> {
         self.queue.pop_front()
     }
@@ -109,12 +130,7 @@ mod tests {
     use super::*;
 
     fn msg(kind: Kind, text: &str) -> Message {
-        Message {
-            kind,
-            topic: "t".into(),
-            payload: text.as_bytes().to_vec(),
-            retain: false,
-        }
+        Message::text(kind, text)
     }
 
     fn texts(o: &mut Outbox) -> Vec<String> {

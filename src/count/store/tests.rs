@@ -238,7 +238,7 @@ fn the_store_has_no_column_that_could_identify_anyone() {
     drop(open(&path));
     let conn = Connection::open(&path).unwrap();
     let mut columns = Vec::new();
-    for table in ["meta", "minute_counts", "visits"] {
+    for table in ["meta", "minute_counts", "visits", "mqtt_outbox"] {
         let mut q = conn
             .prepare(&format!("PRAGMA table_info({table})"))
             .unwrap();
@@ -256,6 +256,7 @@ fn the_store_has_no_column_that_could_identify_anyone() {
             "meta: key value",
             "minute_counts: site camera minute unique_visitors visits returning_visits staff_visits unidentified_visits dwell_ms_sum dwell_count",
             "visits: site camera number at_ms kind dwell_ms",
+            "mqtt_outbox: id base kind topic payload retain",
         ]
     );
 }
