@@ -435,8 +435,12 @@ impl Worker {
             }
         }
         let room = MAX_IN_FLIGHT.saturating_sub(self.in_flight.len());
+        let flying_rows = self.flying_rows();
         let stored = match (&self.durable, room) {
-            (Some(d), 1..) => d.next(self.handed_through, room).unwrap_or_default(),
+            // Read the disk only when rows wait there that are not in flight already.
+            (Some(d), 1..) if d.rows() > flying_rows => {
+                d.next(self.handed_through, room).unwrap_or_default()
+            }
             _ => return,
         };
         for (row, m) in stored {
@@ -445,6 +449,11 @@ impl Worker {
             }
             self.handed_through = row;
         }
+    }
+
+    /// Messages in flight that have a row on disk.
+    fn flying_rows(&self) -> u64 {
+        self.in_flight.iter().filter(|f| f.row.is_some()).count() as u64
     }
 
     /// Hands `m` to the client; false when its channel is full.
@@ -557,7 +566,7 @@ impl Worker {
     }
 
     fn publish_stats(&self) {
-        let flying_rows = self.in_flight.iter().filter(|f| f.row.is_some()).count() as u64;
+        let flying_rows = self.flying_rows();
         let waiting_on_disk = self
             .durable
             .as_ref()

@@ -84,6 +84,10 @@ impl Outbox {
 
     /// Takes every message but the control ones (to be stored on disk), oldest first.
     pub fn take_data(&mut self) -> Vec<Message> {
+        // Called every turn of the MQTT thread: nothing to take allocates nothing.
+        if self.data_len() == 0 {
+            return Vec::new();
+        }
         let (data, control): (Vec<Message>, Vec<Message>) =
             self.queue.drain(..).partition(|m| m.kind != Kind::Control);
         self.queue.extend(control);
