@@ -14,6 +14,7 @@ pub mod faceredact;
 mod facetracker;
 mod filter_bin;
 mod footfallbin;
+pub mod latency;
 pub mod meta;
 pub mod model_contract;
 pub mod model_element;

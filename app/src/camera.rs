@@ -32,6 +32,8 @@ pub struct CameraOptions {
     /// The camera's end of stream ends the run (a recorded clip served as a camera)
     /// instead of counting as a drop to reconnect after.
     pub ends_with_stream: bool,
+    /// Told of every reconnect (the HTTP API's metrics).
+    pub telemetry: Option<std::sync::Arc<crate::telemetry::Camera>>,
 }
 
 impl CameraOptions {
@@ -45,6 +47,7 @@ impl CameraOptions {
             first_frame_timeout: Duration::from_secs(30),
             stall_timeout: Duration::from_secs(10),
             ends_with_stream: false,
+            telemetry: None,
         }
     }
 }
@@ -295,6 +298,9 @@ pub fn run(
         frames_at_attach = frames.load(Ordering::Relaxed);
         watch.progress = (frames_at_attach, Instant::now());
         report.reconnects += 1;
+        if let Some(t) = &o.telemetry {
+            t.count_reconnect();
+        }
     }
     report.frames = frames.load(Ordering::Relaxed);
     // The counts are final: the camera part goes on a thread of its own, so a wedged

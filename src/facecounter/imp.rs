@@ -228,6 +228,31 @@ impl FaceCounter {
         }
     }
 
+    /// The `stats` property: what the element reported last and what its outputs lost.
+    fn stats(&self) -> gst::Structure {
+        let mut st = gst::Structure::new_empty("footfall-counter-stats");
+        let state = self.state.lock().unwrap();
+        let Some(r) = state.as_ref() else {
+            return st;
+        };
+        if let Some((counts, in_view)) = r.last_counts {
+            counts_meta(&counts, in_view, 0).write_into(&mut st);
+            st.set_name("footfall-counter-stats");
+            st.remove_field("window-start");
+        }
+        st.set("lines-dropped", r.events.dropped_lines);
+        st.set("store-lost", r.events.store.as_ref().map_or(0, |s| s.lost));
+        if let Some(m) = r.events.mqtt.as_ref() {
+            let m = m.stats();
+            st.set("mqtt-connected", m.connected);
+            st.set("mqtt-pending", m.pending as u64);
+            st.set("mqtt-delivered", m.delivered);
+            st.set("mqtt-dropped", m.dropped);
+            st.set("mqtt-dropped-visits", m.dropped_visits);
+        }
+        st
+    }
+
     fn post_all(&self, posts: Vec<gst::Message>) {
         for m in posts {
             let _ = self.obj().post_message(m);
@@ -577,6 +602,12 @@ impl ObjectImpl for FaceCounter {
             props.extend(output_specs());
             props.extend_from_slice(store_props::specs());
             props.extend_from_slice(mqtt_props::specs());
+            props.push(crate::latency::stats_spec(
+                "the counts as on the bus (unique-visitors, visits, returning-visits, \
+                 staff-visits, unidentified-visits, in-view), lines-dropped, store-lost, \
+                 mqtt-connected, mqtt-pending, mqtt-delivered, mqtt-dropped, \
+                 mqtt-dropped-visits",
+            ));
             props
         });
         PROPS.as_ref()
@@ -633,6 +664,10 @@ impl ObjectImpl for FaceCounter {
             "mode" => s.mode.to_value(),
             "gallery-file" => s.gallery_file.to_value(),
             "gallery-save-interval" => s.save_interval_s.to_value(),
+            "stats" => {
+                drop(s);
+                self.stats().to_value()
+            }
             "open-tracks" => {
                 drop(s);
                 let state = self.state.lock().unwrap();

@@ -1,7 +1,9 @@
 //! GStreamer glue of `facedetector`: properties, caps, and per-frame calls into
 //! [`crate::detect`].
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
+use std::time::Instant;
 
 use gst::glib;
 use gst::prelude::*;
@@ -12,6 +14,7 @@ use crate::detect::geometry::{auto_inference_width, Face, Letterbox};
 use crate::detect::motion_gate::{GateDecision, MotionGate};
 use crate::detect::preprocess::Preprocessor;
 use crate::detect::yunet::{DetectParams, YuNet};
+use crate::latency::{stats_spec, LatencyHistogram};
 use crate::meta;
 use crate::model_element::ModelSettings;
 use crate::models;
@@ -83,6 +86,9 @@ pub struct FaceDetector {
     settings: Mutex<Settings>,
     /// Locked only to lend the detector out and take it back: never across inference.
     state: Mutex<WorkerSlot<Detector>>,
+    /// Time per detector run (motion-gated skips excluded), for the `stats` property.
+    inference: LatencyHistogram,
+    frames: AtomicU64,
 }
 
 /// What one detector slot did.
@@ -244,6 +250,11 @@ impl ObjectImpl for FaceDetector {
             );
             props.extend(face_specs());
             props.extend(schedule_specs());
+            props.push(stats_spec(
+                "frames (guint64) and inference-count, inference-seconds-sum, \
+                 inference-bucket-bounds, inference-bucket-counts: a histogram of the \
+                 time per detector run",
+            ));
             props
         });
         PROPS.as_ref()
@@ -269,6 +280,12 @@ impl ObjectImpl for FaceDetector {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        if pspec.name() == "stats" {
+            let mut st = gst::Structure::new_empty("footfall-detector-stats");
+            st.set("frames", self.frames.load(Ordering::Relaxed));
+            self.inference.write_into("inference", &mut st);
+            return st.to_value();
+        }
         let s = self.settings.lock().unwrap();
         if let Some(v) = s.onnx.get(pspec.name()) {
             return v;
@@ -383,8 +400,13 @@ impl BaseTransformImpl for FaceDetector {
         let frame = lent.worker.frames;
         lent.worker.frames += 1;
         let run = frame % interval.max(1) as u64 == 0;
+        let started = Instant::now();
         let outcome =
             run.then(|| self.detect_frame(buf, &mut lent, &params, size, (motion, interval)));
+        if let Some(Ok(Slot::Detected(_))) = outcome {
+            self.inference.record(started.elapsed());
+        }
+        self.frames.fetch_add(1, Ordering::Relaxed);
         let stale = self.state.lock().unwrap().give_back(lent);
         drop(stale);
         let detected = match outcome {

@@ -2,7 +2,9 @@
 //! the full-resolution frame, runs the embedder once per frame as a batch and attaches
 //! [`EmbeddingMeta`].
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
+use std::time::Instant;
 
 use gst::glib;
 use gst::prelude::*;
@@ -14,6 +16,7 @@ use crate::embed::align::{ChipExtractor, CHIP};
 use crate::embed::embedder::{Embedder, Embedding};
 use crate::embed::policy::{EmbedPolicy, EmbedScheduler};
 use crate::embed::quality;
+use crate::latency::{stats_spec, LatencyHistogram};
 use crate::meta::embeddings::{EmbeddingMeta, FaceEmbedding};
 use crate::meta::{self, faces::FaceRegion};
 use crate::model_element::ModelSettings;
@@ -73,6 +76,10 @@ pub struct FaceEmbedder {
     settings: Mutex<Settings>,
     /// Lent to the streaming thread for each frame: never locked across inference.
     state: Mutex<WorkerSlot<Worker>>,
+    /// Time per embedder call (a batch of faces), for the `stats` property.
+    inference: LatencyHistogram,
+    /// Faces embedded since start.
+    embedded: AtomicU64,
 }
 
 /// A face chosen for embedding on this frame.
@@ -116,8 +123,12 @@ impl FaceEmbedder {
             .batch
             .chunks(CHIP_FLOATS * batch_size.max(1) as usize)
         {
+            let started = Instant::now();
             worker.embedder.embed(part, &mut worker.embeddings)?;
+            self.inference.record(started.elapsed());
         }
+        self.embedded
+            .fetch_add(worker.embeddings.len() as u64, Ordering::Relaxed);
         // The meta owns its Vec: the one allocation, on frames that carry embeddings.
         let items: Vec<FaceEmbedding> = worker
             .chosen
@@ -312,6 +323,11 @@ impl ObjectImpl for FaceEmbedder {
                     .default_value(DEFAULT_BATCH)
                     .mutable_playing()
                     .build(),
+                stats_spec(
+                    "faces-embedded (guint64) and inference-count, inference-seconds-sum, \
+                     inference-bucket-bounds, inference-bucket-counts: a histogram of the \
+                     time per embedder call",
+                ),
             ]);
             props
         });
@@ -337,6 +353,12 @@ impl ObjectImpl for FaceEmbedder {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        if pspec.name() == "stats" {
+            let mut st = gst::Structure::new_empty("footfall-embedder-stats");
+            st.set("faces-embedded", self.embedded.load(Ordering::Relaxed));
+            self.inference.write_into("inference", &mut st);
+            return st.to_value();
+        }
         let s = self.settings.lock().unwrap();
         if let Some(v) = s.onnx.get(pspec.name()) {
             return v;

@@ -25,16 +25,26 @@ pub struct Args {
 
 pub fn run(mut a: Args) -> Result<(), String> {
     let chain = format!("{} ! fakesink sync=false", a.counting.footfallbin("-"));
+    let lag = a.counting.lag_queue();
     let stop = input::ctrl_c_stop()?;
-    if !a.via_rtsp {
-        return input::run(&a.source, &chain, &stop);
+    let (site, http) = a.counting.site(&a.source)?;
+    let mut camera = None;
+    let mut run_stop = stop.clone();
+    if a.via_rtsp {
+        // The count ends shortly after the clip was sent, or at Ctrl-C.
+        let clip_sent = Arc::new(AtomicBool::new(false));
+        let (server, url) = serve_clip(&a.source.source, clip_sent.clone())?;
+        eprintln!("serving {} as the camera {url}", a.source.source);
+        a.source.source = url;
+        a.source.end_with_stream = true;
+        run_stop = input::either(&stop, &clip_sent);
+        camera = Some(server);
     }
-    let (server, url) = serve_clip(&a.source.source, stop.clone())?;
-    eprintln!("serving {} as the camera {url}", a.source.source);
-    a.source.source = url;
-    a.source.end_with_stream = true;
-    let r = input::run(&a.source, &chain, &stop);
-    drop(server);
+    let r = input::run(&a.source, (&chain, &lag), &site, &run_stop, |_| Ok(()));
+    drop(camera);
+    if r.is_ok() {
+        input::keep_serving(&a.counting, http, &stop);
+    }
     r
 }
 

@@ -5,8 +5,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::path::PathBuf;
+
 use footfall_app::camera::{self, CameraOptions};
+use footfall_app::http::{HttpOptions, HttpServer};
 use footfall_app::pipeline_util::{launch, play_to_eos_or_stop};
+use footfall_app::telemetry::{Site, COUNTING, LAG_QUEUE};
 use gst::prelude::*;
 
 #[derive(clap::Args)]
@@ -55,6 +59,21 @@ pub struct CountingArgs {
     /// Camera name in the count store
     #[arg(long, default_value = "camera")]
     pub camera: String,
+    /// Serve the counts API, /metrics, /livez, /readyz and the dashboard on HOST:PORT
+    /// (127.0.0.1:8080; another address than loopback needs --http-token)
+    #[arg(long)]
+    pub http: Option<String>,
+    /// Token every API, metrics and dashboard request must carry (Authorization: Bearer, or
+    /// ?token=) [default: $FOOTFALL_HTTP_TOKEN]
+    #[arg(long)]
+    pub http_token: Option<String>,
+    /// With --http: keep serving after the source ends, until Ctrl-C
+    #[arg(long, requires = "http")]
+    pub keep_serving: bool,
+    /// rtsp:// only: most seconds counting may lag behind the camera; older frames are
+    /// dropped (and counted in /metrics)
+    #[arg(long, default_value_t = 5.0)]
+    pub max_lag: f64,
 }
 
 /// Where `footfall count/serve` keep their count store by default.
@@ -76,17 +95,56 @@ impl CountingArgs {
             .filter_map(|(p, v)| v.as_deref().map(|v| format!("counter::{p}=\"{v}\"")))
             .collect::<Vec<_>>()
             .join(" ");
-        let store = match (&self.store, self.no_store) {
-            (_, true) => None,
-            (Some(p), false) => Some(p.clone()),
-            (None, false) => default_store().map(|p| p.display().to_string()),
-        }
-        .map(|p| format!("store=\"{p}\" camera=\"{}\"", self.camera))
-        .unwrap_or_default();
+        let store = self
+            .store_path()
+            .map(|p| format!("store=\"{}\" camera=\"{}\"", p.display(), self.camera))
+            .unwrap_or_default();
         format!(
-            "footfallbin name=counting inference-interval={} gallery=\"{}\" location=\"{location}\" {staff} {mqtt} {store}",
+            "footfallbin name={COUNTING} inference-interval={} gallery=\"{}\" location=\"{location}\" {staff} {mqtt} {store}",
             self.interval.max(1),
             self.gallery
+        )
+    }
+
+    /// The count store used, if any.
+    pub fn store_path(&self) -> Option<PathBuf> {
+        match (&self.store, self.no_store) {
+            (_, true) => None,
+            (Some(p), false) => Some(PathBuf::from(p)),
+            (None, false) => default_store(),
+        }
+    }
+
+    /// The site this run counts (one camera) and, with `--http`, its server.
+    pub fn site(&self, src: &SourceArgs) -> Result<(Arc<Site>, Option<HttpServer>), String> {
+        let site = Site::new(
+            &self.gallery,
+            self.store_path(),
+            std::slice::from_ref(&self.camera),
+        );
+        let Some(addr) = self.http.clone() else {
+            return Ok((site, None));
+        };
+        let o = HttpOptions {
+            addr,
+            token: self
+                .http_token
+                .clone()
+                .or_else(|| std::env::var("FOOTFALL_HTTP_TOKEN").ok()),
+            stall: Duration::from_secs(src.stall_timeout.max(1)),
+        };
+        let server = HttpServer::start(&o, site.clone())?;
+        eprintln!("http: dashboard at http://{}/", server.local_addr);
+        Ok((site, Some(server)))
+    }
+
+    /// In front of a camera's counting bin: a queue that drops the oldest frames once
+    /// counting lags `max_lag` behind, so a slow moment never delays the count for long.
+    pub fn lag_queue(&self) -> String {
+        let ns = (self.max_lag.max(0.1) * 1e9) as u64;
+        format!(
+            "queue name={LAG_QUEUE} leaky=downstream max-size-buffers=0 max-size-bytes=0 \
+             max-size-time={ns} ! "
         )
     }
 }
@@ -107,29 +165,30 @@ pub fn ctrl_c_stop() -> Result<Arc<AtomicBool>, String> {
 /// Runs `chain` (a gst-launch line whose first element is named `counting`) fed by the
 /// source until its end, or until `stop` is set: then the stream is ended cleanly so the
 /// final counts are written. A camera reconnects with back-off when it drops (warnings on
-/// stderr).
-pub fn run(src: &SourceArgs, chain: &str, stop: &AtomicBool) -> Result<(), String> {
-    run_with(src, chain, stop, |_| Ok(()))
-}
-
-/// As [`run`], with `wire` called on the built pipeline before it starts.
-pub fn run_with(
+/// stderr); `lag_queue` goes in front of its counting bin. `site` (one camera) watches the
+/// run; `wire` is called on the built pipeline before it starts.
+pub fn run(
     src: &SourceArgs,
-    chain: &str,
+    (chain, lag_queue): (&str, &str),
+    site: &Arc<Site>,
     stop: &AtomicBool,
     wire: impl FnOnce(&gst::Pipeline) -> Result<(), String>,
 ) -> Result<(), String> {
+    let camera = site.cameras[0].clone();
     if !is_camera(&src.source) {
         let uri = footfall_app::pipeline_util::to_uri(&src.source)?;
         let pipeline = launch(&format!("uridecodebin uri=\"{uri}\" ! {chain}"))?;
+        site.attach(&camera, pipeline.upcast_ref())?;
         wire(&pipeline)?;
         let result = play_to_eos_or_stop(&pipeline, stop);
+        camera.mark_ended();
         let _ = pipeline.set_state(gst::State::Null);
         return result.map(|_| ());
     }
-    let pipeline = launch(chain)?;
+    let pipeline = launch(&format!("{lag_queue}{chain}"))?;
+    site.attach(&camera, pipeline.upcast_ref())?;
     wire(&pipeline)?;
-    let counting = pipeline.by_name("counting").ok_or("no counting bin")?;
+    let downstream = pipeline.by_name(LAG_QUEUE).ok_or("no lag queue")?;
     let bus = pipeline.bus().ok_or("no bus")?;
     bus.enable_sync_message_emission();
     bus.connect_sync_message(None, |_, msg| {
@@ -142,7 +201,9 @@ pub fn run_with(
     o.first_frame_timeout = Duration::from_secs(src.connect_timeout);
     o.stall_timeout = Duration::from_secs(src.stall_timeout.max(1));
     o.ends_with_stream = src.end_with_stream;
-    let r = camera::run(&pipeline, &counting, &o, stop);
+    o.telemetry = Some(camera.clone());
+    let r = camera::run(&pipeline, &downstream, &o, stop);
+    camera.mark_ended();
     let _ = pipeline.set_state(gst::State::Null);
     r.map(|rep| {
         eprintln!(
@@ -150,4 +211,30 @@ pub fn run_with(
             rep.frames, rep.reconnects
         )
     })
+}
+
+/// A flag set once `a` or `b` is (watched every 50 ms by a thread of its own).
+pub fn either(a: &Arc<AtomicBool>, b: &Arc<AtomicBool>) -> Arc<AtomicBool> {
+    let (a, b, both) = (a.clone(), b.clone(), Arc::new(AtomicBool::new(false)));
+    let set = both.clone();
+    std::thread::spawn(move || {
+        while !(a.load(Ordering::Relaxed) || b.load(Ordering::Relaxed)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        set.store(true, Ordering::Relaxed);
+    });
+    both
+}
+
+/// After the source ended: with `--keep-serving`, the HTTP server stays up until Ctrl-C.
+pub fn keep_serving(a: &CountingArgs, server: Option<HttpServer>, stop: &AtomicBool) {
+    if let Some(server) = server.filter(|_| a.keep_serving) {
+        eprintln!(
+            "http: still serving at http://{}/ (Ctrl-C ends)",
+            server.local_addr
+        );
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use gst::glib;
+use footfall_app::local_time;
 use gstfootfall::count::store::query::{self, Period, Query, Resolution};
 
 #[derive(clap::Args)]
@@ -40,14 +40,14 @@ pub fn run(a: Args) -> Result<(), String> {
     if !store.is_file() {
         return Err(format!("no count store at '{}'", store.display()));
     }
-    let now = glib::DateTime::now_local().map_err(|_| "no local time")?;
+    let (now, midnight) = local_time::now_and_midnight()?;
     let from_s = match a.from.as_deref() {
-        Some(t) => parse_time(t)?,
-        None => now.to_unix() - (now.hour() * 3600 + now.minute() * 60 + now.second()) as i64,
+        Some(t) => local_time::parse(t)?,
+        None => midnight,
     };
     let to_s = match a.to.as_deref() {
-        Some(t) => parse_time(t)?,
-        None => now.to_unix() + 1,
+        Some(t) => local_time::parse(t)?,
+        None => now + 1,
     };
     let q = Query {
         from_s,
@@ -71,7 +71,11 @@ pub fn run(a: Args) -> Result<(), String> {
             println!("{}", serde_json::Value::Array(rows));
         }
         "svg" => {
-            let title = format!("Visits per {} from {}", a.resolution, local_iso_of(from_s));
+            let title = format!(
+                "Visits per {} from {}",
+                a.resolution,
+                local_time::iso(from_s)
+            );
             print!("{}", super::report_svg::chart(&title, &periods, local_iso));
         }
         other => return Err(format!("format '{other}': expected csv, json or svg")),
@@ -81,31 +85,5 @@ pub fn run(a: Args) -> Result<(), String> {
 
 /// A period's start in local time, ISO 8601 with its offset.
 fn local_iso(p: &Period) -> String {
-    local_iso_of(p.start_s)
-}
-
-fn local_iso_of(unix_s: i64) -> String {
-    glib::DateTime::from_unix_local(unix_s)
-        .ok()
-        .and_then(|d| d.format("%FT%T%:z").ok())
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| unix_s.to_string())
-}
-
-/// Unix seconds of `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS]` (local time, or with an offset)
-/// or a plain number of seconds.
-fn parse_time(t: &str) -> Result<i64, String> {
-    if let Ok(s) = t.parse::<i64>() {
-        return Ok(s);
-    }
-    let full = match t.len() {
-        10 => format!("{t}T00:00:00"),
-        16 => format!("{t}:00"),
-        _ => t.to_string(),
-    };
-    glib::DateTime::from_iso8601(&full, Some(&glib::TimeZone::local()))
-        .map(|d| d.to_unix())
-        .map_err(|_| {
-            format!("time '{t}': expected YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] or Unix seconds")
-        })
+    local_time::iso(p.start_s)
 }

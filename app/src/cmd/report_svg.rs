@@ -138,6 +138,7 @@ mod tests {
                 ..Counts::default()
             },
             mean_dwell_s: None,
+            dwell_count: 0,
         }
     }
 

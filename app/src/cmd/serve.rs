@@ -72,10 +72,15 @@ pub fn run(a: Args) -> Result<(), String> {
         server.url(&mounts[0].name)
     );
     let stop = input::ctrl_c_stop()?;
-    let r = input::run_with(&a.source, &chain, &stop, |pipeline| {
+    let (site, http) = a.counting.site(&a.source)?;
+    let lag = a.counting.lag_queue();
+    let r = input::run(&a.source, (&chain, &lag), &site, &stop, |pipeline| {
         wire(pipeline, relay.clone())
     });
     drop(server);
+    if r.is_ok() {
+        input::keep_serving(&a.counting, http, &stop);
+    }
     r
 }
 

@@ -62,6 +62,8 @@ pub struct Period {
     pub counts: Counts,
     /// Mean dwell of the period's visits with a known dwell, seconds.
     pub mean_dwell_s: Option<f64>,
+    /// How many visits the mean dwell is over (to combine periods or cameras).
+    pub dwell_count: u64,
 }
 
 /// The periods holding any count in the query's range, in time order, then site and camera.
@@ -106,6 +108,7 @@ pub fn periods(store: &Path, q: &Query, resolution: Resolution) -> Result<Vec<Pe
                 },
                 mean_dwell_s: (dwell_count > 0)
                     .then(|| dwell_sum as f64 / dwell_count as f64 / 1000.0),
+                dwell_count,
             })
         })
         .map_err(fail)?;
