@@ -137,21 +137,10 @@ const FIELDS: [&str; 5] = [
     "unidentified_visits",
 ];
 
-fn enrol_staff(dir: &Path) -> PathBuf {
-    let staff = dir.join("staff.json");
-    let photos: Vec<String> = std::fs::read_dir(shared("models/eval/angelina_jolie"))
-        .unwrap()
-        .map(|e| e.unwrap().path().display().to_string())
-        .collect();
+/// Runs `footfall ARGS` to its end and asserts it succeeded.
+fn footfall_ok(args: &[&str]) -> std::process::Output {
     let out = Command::new(env!("CARGO_BIN_EXE_footfall"))
-        .args([
-            "enroll",
-            "--out",
-            staff.to_str().unwrap(),
-            "--label",
-            "staff-1",
-        ])
-        .args(&photos)
+        .args(args)
         .env("FOOTFALL_MODELS_DIR", shared("models"))
         .output()
         .unwrap();
@@ -160,6 +149,24 @@ fn enrol_staff(dir: &Path) -> PathBuf {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    out
+}
+
+fn enrol_staff(dir: &Path) -> PathBuf {
+    let staff = dir.join("staff.json");
+    let photos: Vec<String> = std::fs::read_dir(shared("models/eval/angelina_jolie"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    let mut args = vec![
+        "enroll",
+        "--out",
+        staff.to_str().unwrap(),
+        "--label",
+        "staff-1",
+    ];
+    args.extend(photos.iter().map(String::as_str));
+    footfall_ok(&args);
     staff
 }
 
@@ -208,7 +215,7 @@ fn the_api_metrics_and_dashboard_show_a_clip_s_counts() {
     check_counts(&run, &last);
     check_metrics(&run, &last, &clip);
     check_probes(&run);
-    check_dashboard(&run, &today, &store, &dir);
+    check_dashboard(&run, &today, &store);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -343,7 +350,7 @@ fn check_probes(run: &Counting) {
 
 /// The dashboard in headless chromium shows the API's numbers, then updates without a
 /// reload when another counter adds visits to the same store.
-fn check_dashboard(run: &Counting, today: &Value, store: &Path, dir: &Path) {
+fn check_dashboard(run: &Counting, today: &Value, store: &Path) {
     let browser = webdriver::Browser::start();
     browser.open(&run.url("/"));
     let t = &today["total"];
@@ -379,29 +386,13 @@ fn check_dashboard(run: &Counting, today: &Value, store: &Path, dir: &Path) {
     // A second camera of the same site counts a clip into the same store: the open page
     // follows (no reload).
     let clip = shared("media/real/face-demographics-walking-and-pause.mp4");
-    let out = Command::new(env!("CARGO_BIN_EXE_footfall"))
-        .args([
-            "count",
-            "--store",
-            store.to_str().unwrap(),
-            "--camera",
-            "door-2",
-            clip.to_str().unwrap(),
-        ])
-        .env("FOOTFALL_MODELS_DIR", shared("models"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (store, clip) = (store.to_str().unwrap(), clip.to_str().unwrap());
+    let out = footfall_ok(&["count", "--store", store, "--camera", "door-2", clip]);
     let added: Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
     let more = (t["visits"].as_u64().unwrap() + added["visits"].as_u64().unwrap()).to_string();
     let shown = browser.wait_text("#visits", |s| s == more, Duration::from_secs(20));
     assert_eq!(shown, more, "the page updated live to the site's visits");
-    let _ = dir;
 }
 
 #[test]

@@ -166,6 +166,18 @@ impl Total {
     }
 }
 
+/// The site's counts from local midnight until now (and now, Unix seconds).
+pub(super) fn today_query(site: &str) -> Result<(query::Query, i64), String> {
+    let (now, midnight) = local_time::now_and_midnight()?;
+    let q = query::Query {
+        from_s: midnight,
+        to_s: now + 1,
+        site: Some(site.to_string()),
+        camera: None,
+    };
+    Ok((q, now))
+}
+
 /// Visits per local hour of the day in `[from_s, from_s + 1 day)`.
 async fn hourly_visits(s: &Served, from_s: i64) -> Result<Vec<u64>, Failure> {
     let q = query::Query {
@@ -183,13 +195,8 @@ async fn hourly_visits(s: &Served, from_s: i64) -> Result<Vec<u64>, Failure> {
 }
 
 pub(super) async fn today(State(s): State<Arc<Served>>) -> Result<Response, Failure> {
-    let (now, midnight) = local_time::now_and_midnight().map_err(bad)?;
-    let q = query::Query {
-        from_s: midnight,
-        to_s: now + 1,
-        site: Some(s.site.name.clone()),
-        camera: None,
-    };
+    let (q, now) = today_query(&s.site.name).map_err(bad)?;
+    let midnight = q.from_s;
     let rows = periods(&s, q, Resolution::Day).await?;
     let mut site_total = Total::default();
     let mut cameras = Vec::new();

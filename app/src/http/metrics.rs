@@ -17,7 +17,6 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use super::Served;
-use crate::local_time;
 use crate::telemetry::{Camera, Health};
 
 type Labels = [(&'static str, String); 2];
@@ -108,15 +107,9 @@ fn scrape_camera(s: &Served, cam: &Camera, today: &[query::Period]) -> CameraScr
 }
 
 fn scrape(s: &Served) -> Result<Scrape, String> {
-    let (now, midnight) = local_time::now_and_midnight()?;
     let today = match s.site.store.as_deref().filter(|p| p.is_file()) {
         Some(store) => {
-            let q = query::Query {
-                from_s: midnight,
-                to_s: now + 1,
-                site: Some(s.site.name.clone()),
-                camera: None,
-            };
+            let (q, _) = super::api::today_query(&s.site.name)?;
             query::periods(store, &q, Resolution::Day)?
         }
         None => Vec::new(),
