@@ -1,6 +1,7 @@
 //! `facecounter store=`: the count store keeps every decided visit and the per-minute
 //! counts; a restart resumes the camera's visit numbers; a process killed with SIGKILL at
-//! any moment leaves a whole store missing at most the visits of its last second.
+//! any moment leaves a whole store missing at most the visits of its last second; a full
+//! disk or a read-only one costs stored visits (warned and counted), never the counting.
 
 mod common;
 
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use gst::prelude::*;
 use rusqlite::Connection;
 use serde_json::Value;
 
@@ -28,8 +30,10 @@ fn chain(clip: &str, pre: &str, store: &Path, json: &Path) -> String {
         pre,
         true,
         &format!(
-            "name=door gallery=store-{} location={} store={}",
+            "name=door gallery=store-{}-{} location={} store={}",
             std::process::id(),
+            // A site (gallery) per store: tests run side by side in one process.
+            store.file_stem().unwrap().to_string_lossy(),
             json.display(),
             store.display()
         ),
@@ -177,4 +181,154 @@ fn sigkill_never_corrupts_the_store_and_loses_at_most_the_last_second() {
         checked >= 4,
         "visits older than a second were checked ({checked})"
     );
+}
+
+/// A small tmpfs of its own, so the store's disk can be filled or made read-only. Mounting
+/// needs root (CI and the fresh-machine chroot run as root); elsewhere the test says it is
+/// skipped.
+struct SmallDisk {
+    dir: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(name: &str, kib: u64) -> Option<SmallDisk> {
+        let dir = tmp(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            println!("skipped: mounting a tmpfs needs root");
+            return None;
+        }
+        Some(SmallDisk { dir })
+    }
+
+    /// Fills the disk with a file of its own but `kib` KiB.
+    fn fill_leaving(&self, kib: u64) {
+        use std::io::Write;
+        let path = self.dir.join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let block = vec![0u8; 4096];
+        while f.write_all(&block).is_ok() {}
+        let len = f.metadata().unwrap().len();
+        f.set_len(len.saturating_sub(kib * 1024)).unwrap();
+    }
+
+    fn remount(&self, how: &str) {
+        let s = Command::new("mount")
+            .args(["-o", &format!("remount,{how}")])
+            .arg(&self.dir)
+            .status()
+            .unwrap();
+        assert!(s.success(), "remount {how}");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs the counting chain on synth_returns into `store`; the warnings, the final counts
+/// line and the counter's `store-lost`.
+fn count_into(store: &Path, json: &Path) -> (Vec<String>, Value, u64, usize) {
+    let p = common::launch(&chain("synth/synth_returns", "", store, json)).unwrap();
+    let frames = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let f2 = frames.clone();
+    let sink = p.by_name("sink").unwrap().static_pad("sink").unwrap();
+    sink.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        f2.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        gst::PadProbeReturn::Ok
+    });
+    let warnings = common::play_to_eos(&p, Some(Duration::from_secs(300))).unwrap();
+    let stats = p
+        .by_name("door")
+        .unwrap()
+        .property::<Option<gst::Structure>>("stats")
+        .unwrap();
+    let lost = stats.get::<u64>("store-lost").unwrap();
+    p.set_state(gst::State::Null).unwrap();
+    let frames = frames.load(std::sync::atomic::Ordering::Relaxed);
+    (warnings, common::last_json_line(json), lost, frames)
+}
+
+/// synth_returns: 8 visitors, 17 visits (media/README.md).
+const RETURNS: (i64, i64) = (8, 17);
+
+fn frames_of_returns() -> usize {
+    let truth: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::shared("media/synth/synth_returns.truth.json")).unwrap(),
+    )
+    .unwrap();
+    truth["video"]["frame_count"].as_u64().unwrap() as usize
+}
+
+#[test]
+fn a_full_disk_costs_stored_visits_counted_and_warned_never_the_count() {
+    let Some(disk) = SmallDisk::mount("full", 1024) else {
+        return;
+    };
+    let store = disk.dir.join("full.sqlite");
+    // The store made, then the disk filled but for a few pages.
+    gstfootfall::count::store::CountStore::open(&store, 400)
+        .unwrap()
+        .store
+        .finish();
+    disk.fill_leaving(64);
+    let json = tmp("full.json");
+    let (warnings, last, lost, frames) = count_into(&store, &json);
+    let (visits, _) = stored(&store);
+    println!(
+        "disk full: {} visits stored, {lost} lost; warnings {warnings:?}",
+        visits.len()
+    );
+    let counted = (
+        last["unique_visitors"].as_i64().unwrap(),
+        last["visits"].as_i64().unwrap(),
+    );
+    assert_eq!(counted, RETURNS, "the count is whole: {last}");
+    assert_eq!(frames, frames_of_returns(), "every frame went through");
+    assert!(lost > 0, "the disk filled up during the run");
+    assert_eq!(
+        visits.len() as u64 + lost,
+        RETURNS.1 as u64,
+        "stored + lost = visits"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("full") && w.contains("not stored so far")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn a_read_only_store_is_said_at_start_and_counting_goes_on() {
+    let Some(disk) = SmallDisk::mount("ro", 4096) else {
+        return;
+    };
+    let store = disk.dir.join("ro.sqlite");
+    disk.remount("ro");
+    let json = tmp("ro.json");
+    let (warnings, last, lost, frames) = count_into(&store, &json);
+    println!("read-only: warnings {warnings:?}");
+    let counted = (
+        last["unique_visitors"].as_i64().unwrap(),
+        last["visits"].as_i64().unwrap(),
+    );
+    assert_eq!(counted, RETURNS, "{last}");
+    assert_eq!(frames, frames_of_returns());
+    assert_eq!(lost, 0, "no store: nothing is lost from it");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("counting without a store")),
+        "{warnings:?}"
+    );
+    disk.remount("rw");
 }

@@ -1,7 +1,8 @@
 //! The application side of Footfall, kept out of the plugin: camera supervision (an RTSP
 //! source rebuilt when the camera drops), the loopback RTSP server and the relay that
-//! re-serves counted video to an NVR, the HTTP API with its dashboard and metrics, and the pipeline helpers the `footfall` binary, the
-//! benchmarks and the tests share.
+//! re-serves counted video to an NVR, the HTTP API with its dashboard and metrics, the site
+//! file of `footfall run`, and the pipeline helpers the `footfall` binary, the benchmarks
+//! and the tests share.
 
 pub mod camera;
 pub mod http;
@@ -9,6 +10,7 @@ pub mod local_time;
 pub mod pipeline_util;
 pub mod rtsp_relay;
 pub mod rtsp_server;
+pub mod site_file;
 pub mod telemetry;
 
 /// Initialises GStreamer and registers the footfall plugin statically (the binaries run

@@ -2,6 +2,8 @@
 //! The benchmarks are a binary of their own, `footfall-bench` (crate `bench/`).
 //!
 //! * `footfall count SOURCE` — count unique visitors, printing JSON-lines events.
+//! * `footfall run SITE.toml` — count a site's cameras in one process, sharing its gallery,
+//!   count store, MQTT broker and HTTP server.
 //! * `footfall serve SOURCE` — count, and re-serve the video with the counts drawn on it
 //!   over RTSP for an NVR.
 //! * `footfall camera CLIP…` — serve recorded clips as RTSP cameras.
@@ -12,7 +14,7 @@
 
 mod cmd;
 
-use cmd::{camera, count, detect, enroll, report, serve};
+use cmd::{camera, count, detect, enroll, report, run, serve};
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +33,8 @@ struct Cli {
 enum Command {
     /// Count unique visitors in a clip or camera stream; prints visit and count events as JSON lines
     Count(count::Args),
+    /// Count every camera of a site file (TOML) in one process, sharing the site's gallery, store, MQTT and HTTP
+    Run(run::Args),
     /// Count a camera and re-serve its video, faces blurred and counts drawn on it, over RTSP (for an NVR)
     Serve(serve::Args),
     /// Serve recorded clips as RTSP cameras (each from the start for every client), until Ctrl-C
@@ -51,6 +55,7 @@ fn main() {
     }
     let result = match cli.command {
         Command::Count(a) => count::run(a),
+        Command::Run(a) => run::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Camera(a) => camera::run(a),
         Command::Detect(a) => detect::run(a),

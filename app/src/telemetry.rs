@@ -38,6 +38,8 @@ pub struct Camera {
     /// Milliseconds after the site started when the last frame left the counter; 0: never.
     last_frame_ms: AtomicU64,
     ended: AtomicBool,
+    /// The counter's `stats` as its stream ended (the element forgets them when stopped).
+    final_stats: OnceLock<Option<gst::Structure>>,
 }
 
 /// How one camera is doing now.
@@ -144,6 +146,7 @@ impl Camera {
             reconnects: AtomicU64::new(0),
             last_frame_ms: AtomicU64::new(0),
             ended: AtomicBool::new(false),
+            final_stats: OnceLock::new(),
         }
     }
 
@@ -163,9 +166,16 @@ impl Camera {
         self.reconnects.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The camera's stream has ended (a file); it no longer counts against readiness.
+    /// The camera's stream has ended (a file, or the run stopped); it no longer counts
+    /// against readiness. Call before the pipeline stops: the counter's last counts are kept.
     pub fn mark_ended(&self) {
+        let _ = self.final_stats.set(self.stats("counter"));
         self.ended.store(true, Ordering::Relaxed);
+    }
+
+    /// What the counter reported last before its stream ended.
+    pub fn final_stats(&self) -> Option<&gst::Structure> {
+        self.final_stats.get()?.as_ref()
     }
 
     /// The `stats` structure of the counting bin's child `child` (detector, embedder,

@@ -2,131 +2,37 @@
 //! probes and the dashboard (in headless chromium) against a clip's known counts, and the
 //! access rules (a token beyond loopback, an address in use).
 
+#[path = "http_api/client.rs"]
+mod client;
 #[path = "../../tests/common/mod.rs"]
 mod common;
 #[path = "http_api/webdriver.rs"]
 mod webdriver;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
+use client::{footfall_ok, get, json, start_serving, wait_for, Serving};
 use common::shared;
 use serde_json::Value;
 
 fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("footfall-http-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    client::scratch("http", name)
 }
 
-/// A running `footfall count … --http`: its address, and its stdout and stderr lines.
-struct Counting {
-    child: Child,
-    addr: String,
-    stdout: mpsc::Receiver<String>,
-    stderr: mpsc::Receiver<String>,
+/// `footfall count ARGS` with `--http`.
+fn count(args: &[&str]) -> Serving {
+    let mut all = vec!["count"];
+    all.extend_from_slice(args);
+    start_serving(&all)
 }
 
-fn lines(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(r).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    rx
-}
-
-/// Waits for a stderr line holding `what`; panics with what was said instead.
-fn wait_for(rx: &mpsc::Receiver<String>, what: &str, within: Duration) -> String {
-    let mut said = Vec::new();
-    while let Ok(l) = rx.recv_timeout(within) {
-        if l.contains(what) {
-            return l;
-        }
-        said.push(l);
-    }
-    panic!("no '{what}' on stderr; it said:\n{}", said.join("\n"));
-}
-
-fn count(args: &[&str]) -> Counting {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_footfall"))
-        .arg("count")
-        .args(args)
-        .env("FOOTFALL_MODELS_DIR", shared("models"))
-        .env_remove("FOOTFALL_HTTP_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = lines(child.stdout.take().unwrap());
-    let stderr = lines(child.stderr.take().unwrap());
-    let line = wait_for(
-        &stderr,
-        "http: dashboard at http://",
-        Duration::from_secs(60),
-    );
-    let addr = line
-        .rsplit("http://")
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .to_string();
-    Counting {
-        child,
-        addr,
-        stdout,
-        stderr,
-    }
-}
-
-impl Counting {
-    /// Waits for the clip's end; returns its last JSON line (the final counts).
-    fn final_counts(&self) -> Value {
-        wait_for(&self.stderr, "still serving", Duration::from_secs(300));
-        let last = self.stdout.try_iter().last().expect("JSON lines on stdout");
-        serde_json::from_str(&last).unwrap()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-}
-
-impl Drop for Counting {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-/// Status and body of a GET with optional headers.
-fn get(url: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let mut req = agent().get(url);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let mut r = req.call().unwrap();
-    (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
-}
-
-fn json(url: &str) -> Value {
-    let (status, body) = get(url, &[]);
-    assert_eq!(status, 200, "{url}: {body}");
-    serde_json::from_str(&body).unwrap()
+/// Waits for the clip's end; returns its last JSON line (the final counts).
+fn final_counts(run: &Serving) -> Value {
+    wait_for(&run.stderr, "still serving", Duration::from_secs(300));
+    let last = run.stdout.try_iter().last().expect("JSON lines on stdout");
+    serde_json::from_str(&last).unwrap()
 }
 
 const FIELDS: [&str; 5] = [
@@ -136,21 +42,6 @@ const FIELDS: [&str; 5] = [
     "staff_visits",
     "unidentified_visits",
 ];
-
-/// Runs `footfall ARGS` to its end and asserts it succeeded.
-fn footfall_ok(args: &[&str]) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_footfall"))
-        .args(args)
-        .env("FOOTFALL_MODELS_DIR", shared("models"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn enrol_staff(dir: &Path) -> PathBuf {
     let staff = dir.join("staff.json");
@@ -187,7 +78,7 @@ fn the_api_metrics_and_dashboard_show_a_clip_s_counts() {
         clip.to_str().unwrap(),
     ];
     let run = count(&args);
-    let last = run.final_counts();
+    let last = final_counts(&run);
     assert_eq!(last["event"], "counts", "{last}");
     // synth_staff's truth with its staff enrolled: 7 visitors, 12 visits, staff seen 9 times.
     let known = ["unique_visitors", "visits", "staff_visits"].map(|k| last[k].as_u64().unwrap());
@@ -221,7 +112,7 @@ fn the_api_metrics_and_dashboard_show_a_clip_s_counts() {
 
 /// `/api/counts`: per minute as JSON and CSV (by `format=` and by `Accept`), the same sums;
 /// bad ranges and resolutions are 400 with a message.
-fn check_counts(run: &Counting, last: &Value) {
+fn check_counts(run: &Serving, last: &Value) {
     let minutes = json(&run.url("/api/counts?resolution=minute"));
     let periods = minutes["periods"].as_array().unwrap();
     for f in FIELDS {
@@ -260,7 +151,7 @@ fn check_counts(run: &Counting, last: &Value) {
 }
 
 /// `/metrics` parses with a Prometheus text parser and says what the clip did.
-fn check_metrics(run: &Counting, last: &Value, clip: &Path) {
+fn check_metrics(run: &Serving, last: &Value, clip: &Path) {
     let (status, body) = get(&run.url("/metrics"), &[]);
     assert_eq!(status, 200);
     let scrape = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).unwrap();
@@ -341,7 +232,7 @@ fn check_metrics(run: &Counting, last: &Value, clip: &Path) {
     println!("/metrics: {} samples parsed", scrape.samples.len());
 }
 
-fn check_probes(run: &Counting) {
+fn check_probes(run: &Serving) {
     assert_eq!(get(&run.url("/livez"), &[]), (200, "ok\n".into()));
     let (status, body) = get(&run.url("/readyz"), &[]);
     assert_eq!(status, 503);
@@ -350,7 +241,7 @@ fn check_probes(run: &Counting) {
 
 /// The dashboard in headless chromium shows the API's numbers, then updates without a
 /// reload when another counter adds visits to the same store.
-fn check_dashboard(run: &Counting, today: &Value, store: &Path) {
+fn check_dashboard(run: &Serving, today: &Value, store: &Path) {
     let browser = webdriver::Browser::start();
     browser.open(&run.url("/"));
     let t = &today["total"];
@@ -419,7 +310,7 @@ fn beyond_loopback_a_token_is_needed_and_a_busy_address_is_an_error() {
         "--keep-serving",
         clip,
     ]);
-    run.final_counts();
+    final_counts(&run);
     let port = run.addr.rsplit(':').next().unwrap();
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
     assert_eq!(get(&url("/api/today"), &[]).0, 401);

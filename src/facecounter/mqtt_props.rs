@@ -161,7 +161,7 @@ pub fn publisher(
         .unwrap_or_else(|| default_base_topic(gallery, &name));
     let settings = MqttSettings {
         url,
-        client_id: format!("footfall-{}-{}", std::process::id(), name),
+        client_id: client_id(&name),
         base_topic,
         username: non_empty(&p.username),
         password: non_empty(&p.password),
@@ -206,4 +206,13 @@ pub fn publisher(
         }
     });
     MqttPublisher::start(settings, notify).map(Some)
+}
+
+/// A client id of its own for each publisher: the broker disconnects a client when another
+/// connects with its id, and several counters of one process (one per camera, each named
+/// `counter` inside its footfallbin) publish side by side.
+fn client_id(element_name: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("footfall-{}-{n}-{element_name}", std::process::id())
 }

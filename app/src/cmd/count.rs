@@ -40,10 +40,16 @@ pub fn run(mut a: Args) -> Result<(), String> {
         run_stop = input::either(&stop, &clip_sent);
         camera = Some(server);
     }
-    let r = input::run(&a.source, (&chain, &lag), &site, &run_stop, |_| Ok(()));
+    let r = input::run(
+        &a.source,
+        (&chain, &lag),
+        (&site, &site.cameras[0]),
+        &run_stop,
+        |_| Ok(()),
+    );
     drop(camera);
     if r.is_ok() {
-        input::keep_serving(&a.counting, http, &stop);
+        input::keep_serving(http, a.counting.keep_serving, &stop);
     }
     r
 }

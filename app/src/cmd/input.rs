@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use footfall_app::camera::{self, CameraOptions};
 use footfall_app::http::{HttpOptions, HttpServer};
 use footfall_app::pipeline_util::{launch, play_to_eos_or_stop};
-use footfall_app::telemetry::{Site, COUNTING, LAG_QUEUE};
+use footfall_app::telemetry::{Camera, Site, COUNTING, LAG_QUEUE};
 use gst::prelude::*;
 
 #[derive(clap::Args)]
@@ -138,15 +138,19 @@ impl CountingArgs {
         Ok((site, Some(server)))
     }
 
-    /// In front of a camera's counting bin: a queue that drops the oldest frames once
-    /// counting lags `max_lag` behind, so a slow moment never delays the count for long.
     pub fn lag_queue(&self) -> String {
-        let ns = (self.max_lag.max(0.1) * 1e9) as u64;
-        format!(
-            "queue name={LAG_QUEUE} leaky=downstream max-size-buffers=0 max-size-bytes=0 \
-             max-size-time={ns} ! "
-        )
+        lag_queue(self.max_lag)
     }
+}
+
+/// In front of a camera's counting bin: a queue that drops the oldest frames once counting
+/// lags `max_lag_s` behind, so a slow moment never delays the count for long.
+pub fn lag_queue(max_lag_s: f64) -> String {
+    let ns = (max_lag_s.max(0.1) * 1e9) as u64;
+    format!(
+        "queue name={LAG_QUEUE} leaky=downstream max-size-buffers=0 max-size-bytes=0 \
+         max-size-time={ns} ! "
+    )
 }
 
 pub fn is_camera(source: &str) -> bool {
@@ -165,35 +169,40 @@ pub fn ctrl_c_stop() -> Result<Arc<AtomicBool>, String> {
 /// Runs `chain` (a gst-launch line whose first element is named `counting`) fed by the
 /// source until its end, or until `stop` is set: then the stream is ended cleanly so the
 /// final counts are written. A camera reconnects with back-off when it drops (warnings on
-/// stderr); `lag_queue` goes in front of its counting bin. `site` (one camera) watches the
-/// run; `wire` is called on the built pipeline before it starts.
+/// stderr); `lag_queue` goes in front of its counting bin. The run is `camera`'s of `site`
+/// (which watches it); `wire` is called on the built pipeline before it starts.
 pub fn run(
     src: &SourceArgs,
     (chain, lag_queue): (&str, &str),
-    site: &Arc<Site>,
+    (site, camera): (&Arc<Site>, &Arc<Camera>),
     stop: &AtomicBool,
     wire: impl FnOnce(&gst::Pipeline) -> Result<(), String>,
 ) -> Result<(), String> {
-    let camera = site.cameras[0].clone();
+    // Several cameras in one process: each line says whose it is.
+    let who = match site.cameras.len() {
+        1 => String::new(),
+        _ => format!("camera {}: ", camera.name),
+    };
     if !is_camera(&src.source) {
         let uri = footfall_app::pipeline_util::to_uri(&src.source)?;
         let pipeline = launch(&format!("uridecodebin uri=\"{uri}\" ! {chain}"))?;
-        site.attach(&camera, pipeline.upcast_ref())?;
+        site.attach(camera, pipeline.upcast_ref())?;
         wire(&pipeline)?;
         let result = play_to_eos_or_stop(&pipeline, stop);
         camera.mark_ended();
         let _ = pipeline.set_state(gst::State::Null);
-        return result.map(|_| ());
+        return result.map(|warnings| warnings.iter().for_each(|w| eprintln!("warning: {who}{w}")));
     }
     let pipeline = launch(&format!("{lag_queue}{chain}"))?;
-    site.attach(&camera, pipeline.upcast_ref())?;
+    site.attach(camera, pipeline.upcast_ref())?;
     wire(&pipeline)?;
     let downstream = pipeline.by_name(LAG_QUEUE).ok_or("no lag queue")?;
     let bus = pipeline.bus().ok_or("no bus")?;
     bus.enable_sync_message_emission();
-    bus.connect_sync_message(None, |_, msg| {
+    let said = who.clone();
+    bus.connect_sync_message(None, move |_, msg| {
         if let gst::MessageView::Warning(w) = msg.view() {
-            eprintln!("warning: {}", w.error());
+            eprintln!("warning: {said}{}", w.error());
         }
     });
     let mut o = CameraOptions::new(&src.source);
@@ -207,7 +216,7 @@ pub fn run(
     let _ = pipeline.set_state(gst::State::Null);
     r.map(|rep| {
         eprintln!(
-            "camera: {} frames, {} reconnects",
+            "{who}camera: {} frames, {} reconnects",
             rep.frames, rep.reconnects
         )
     })
@@ -226,9 +235,10 @@ pub fn either(a: &Arc<AtomicBool>, b: &Arc<AtomicBool>) -> Arc<AtomicBool> {
     both
 }
 
-/// After the source ended: with `--keep-serving`, the HTTP server stays up until Ctrl-C.
-pub fn keep_serving(a: &CountingArgs, server: Option<HttpServer>, stop: &AtomicBool) {
-    if let Some(server) = server.filter(|_| a.keep_serving) {
+/// After the source ended: when `wanted` (`--keep-serving`), the HTTP server stays up until
+/// Ctrl-C.
+pub fn keep_serving(server: Option<HttpServer>, wanted: bool, stop: &AtomicBool) {
+    if let Some(server) = server.filter(|_| wanted) {
         eprintln!(
             "http: still serving at http://{}/ (Ctrl-C ends)",
             server.local_addr

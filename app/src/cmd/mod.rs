@@ -1,5 +1,6 @@
 //! The subcommands of `footfall`, one module each; `input` holds what `count` and `serve`
-//! share (the source, camera supervision options, the counting options).
+//! share (the source, camera supervision options, the counting options), which `run`
+//! (a site file) uses per camera.
 
 pub mod camera;
 pub mod count;
@@ -8,4 +9,5 @@ pub mod enroll;
 pub mod input;
 pub mod report;
 mod report_svg;
+pub mod run;
 pub mod serve;

@@ -74,12 +74,16 @@ pub fn run(a: Args) -> Result<(), String> {
     let stop = input::ctrl_c_stop()?;
     let (site, http) = a.counting.site(&a.source)?;
     let lag = a.counting.lag_queue();
-    let r = input::run(&a.source, (&chain, &lag), &site, &stop, |pipeline| {
-        wire(pipeline, relay.clone())
-    });
+    let r = input::run(
+        &a.source,
+        (&chain, &lag),
+        (&site, &site.cameras[0]),
+        &stop,
+        |pipeline| wire(pipeline, relay.clone()),
+    );
     drop(server);
     if r.is_ok() {
-        input::keep_serving(&a.counting, http, &stop);
+        input::keep_serving(http, a.counting.keep_serving, &stop);
     }
     r
 }

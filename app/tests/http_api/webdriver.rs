@@ -1,5 +1,6 @@
 //! Just enough of the W3C WebDriver protocol to drive Debian's headless chromium through
 //! chromedriver: open a page, read elements' text and attributes, take a screenshot.
+#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
