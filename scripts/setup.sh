@@ -25,7 +25,8 @@ PKGS=(pkg-config build-essential python3 python3-venv
   time  # /usr/bin/time: peak memory in `footfall-bench --suite counter`
   mosquitto mosquitto-clients  # MQTT broker + mosquitto_sub for the MQTT tests and pipelines
   openssl  # a throw-away CA and broker certificate for the mqtts test
-  chromium chromium-driver)  # headless browser + WebDriver: the dashboard test
+  chromium chromium-driver  # headless browser + WebDriver: the dashboard test
+  postgresql)  # PostgreSQL server (initdb, pg_ctl): the database of the `footfall hub` test
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

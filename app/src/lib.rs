@@ -6,6 +6,7 @@
 
 pub mod camera;
 pub mod http;
+pub mod hub;
 pub mod local_time;
 pub mod pipeline_util;
 pub mod rtsp_relay;

@@ -10,11 +10,12 @@
 //! * `footfall detect SOURCE` — run the face detector on a file or URI (file, rtsp, http)
 //!   and print the faces found per second of stream time.
 //! * `footfall enroll` — add a consenting staff member to a staff gallery file.
+//! * `footfall hub` — the head office: every site's visits from the broker into PostgreSQL.
 //! * `footfall report` — counts per camera and minute, hour or day from the count store.
 
 mod cmd;
 
-use cmd::{camera, count, detect, enroll, report, run, serve};
+use cmd::{camera, count, detect, enroll, hub, report, run, serve};
 
 use clap::{Parser, Subcommand};
 
@@ -43,6 +44,8 @@ enum Command {
     Detect(detect::Args),
     /// Add a consenting staff member to a staff gallery file (embeddings only, no images)
     Enroll(enroll::Args),
+    /// Head office: every site's visits from the (bridged) MQTT broker into PostgreSQL, each once
+    Hub(hub::Args),
     /// Counts per camera and minute, hour or day from the count store, as CSV or JSON
     Report(report::Args),
 }
@@ -60,6 +63,7 @@ fn main() {
         Command::Camera(a) => camera::run(a),
         Command::Detect(a) => detect::run(a),
         Command::Enroll(a) => enroll::run(a),
+        Command::Hub(a) => hub::run(a),
         Command::Report(a) => report::run(a),
     };
     if let Err(e) = result {

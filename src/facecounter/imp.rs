@@ -10,7 +10,7 @@ use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
 
-use crate::count::events::{EventOutputs, EventWriter, VisitEvent};
+use crate::count::events::{EventOutputs, EventWriter, Origin, VisitEvent};
 use crate::count::gallery::Gallery;
 use crate::count::site::{self, Site, Snapshot};
 use crate::count::staff;
@@ -756,7 +756,13 @@ impl BaseTransformImpl for FaceCounter {
         if let (Some(m), Some(day)) = (mqtt.as_mut(), store.day.as_deref()) {
             m.resume_today(day, store.resume.today);
         }
-        let events = EventOutputs::new(file, mqtt, store.output, store.resume.next_visit)
+        let origin = Origin {
+            site: s.gallery.clone(),
+            camera,
+            counter_start_ms: (glib::real_time() / 1000),
+            utc_offset: store_props::utc_offset_at,
+        };
+        let events = EventOutputs::new(file, mqtt, store.output, (store.resume.next_visit, origin))
             .map_err(|e| gst::error_msg!(gst::ResourceError::OpenWrite, ("{}", e)))?;
         if let Some(path) = s.gallery_file.as_deref().filter(|p| !p.is_empty()) {
             if s.mode == CountMode::Tracks {

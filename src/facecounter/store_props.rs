@@ -96,6 +96,12 @@ pub fn camera_name(p: &StoreProps, element: &gst::Element) -> String {
         .unwrap_or_else(|| element.name().to_string())
 }
 
+/// The local time zone's UTC offset at `unix_ms`, seconds (0 if GLib cannot say).
+pub fn utc_offset_at(unix_ms: i64) -> i32 {
+    glib::DateTime::from_unix_local(unix_ms.div_euclid(1000))
+        .map_or(0, |t| (t.utc_offset().as_seconds()) as i32)
+}
+
 /// Today's local date (`YYYY-MM-DD`) and the Unix second its local midnight was.
 pub fn local_day() -> Option<(String, i64)> {
     let now = glib::DateTime::now_local().ok()?;

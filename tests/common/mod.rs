@@ -4,6 +4,7 @@
 
 pub mod leaks;
 pub mod mqtt;
+pub mod postgres;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Once};

@@ -174,6 +174,16 @@ impl Broker {
         a
     }
 
+    /// Publishes one message (QoS 1) with mosquitto_pub, as any other client would.
+    pub fn publish(&self, topic: &str, payload: &str) {
+        let ok = Command::new(tool("mosquitto_pub"))
+            .args(self.client_args())
+            .args(["-q", "1", "-t", topic, "-m", payload])
+            .status()
+            .expect("run mosquitto_pub");
+        assert!(ok.success(), "mosquitto_pub to {topic}");
+    }
+
     /// Stops the broker as an administrator would (SIGTERM: it saves sessions and
     /// retained messages first).
     pub fn stop(&mut self) {

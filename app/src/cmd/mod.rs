@@ -6,6 +6,7 @@ pub mod camera;
 pub mod count;
 pub mod detect;
 pub mod enroll;
+pub mod hub;
 pub mod input;
 pub mod report;
 mod report_svg;
