@@ -28,8 +28,13 @@ struct Hub {
 }
 
 fn start_hub(broker: &Broker, pg: &Postgres) -> Hub {
+    start_hub_at(&broker.url(), pg)
+}
+
+/// The hub on the broker at `url` (credentials in it, if any).
+fn start_hub_at(url: &str, pg: &Postgres) -> Hub {
     let mut child = Command::new(env!("CARGO_BIN_EXE_footfall"))
-        .args(["hub", "--mqtt", &broker.url(), "--db", &pg.url()])
+        .args(["hub", "--mqtt", url, "--db", &pg.url()])
         .args(["--client-id", "test-hub"])
         .stderr(Stdio::piped())
         .spawn()
@@ -57,29 +62,7 @@ impl Hub {
 /// `footfall count` of a shared clip as `site`'s door, publishing to the broker; its final
 /// counts line.
 fn count_shop(site: &str, clip: &str, broker: &Broker, dir: &Path) -> Value {
-    let store = dir.join(format!("{site}.sqlite"));
-    let (url, topic) = (broker.url(), format!("footfall/{site}/door"));
-    let clip = shared(&format!("media/{clip}.mp4"));
-    let out = footfall_ok(&[
-        "count",
-        "--gallery",
-        site,
-        "--camera",
-        "door",
-        "--store",
-        store.to_str().unwrap(),
-        "--mqtt",
-        &url,
-        "--mqtt-topic",
-        &topic,
-        clip.to_str().unwrap(),
-    ]);
-    let last = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap()
-        .to_string();
-    serde_json::from_str(&last).unwrap()
+    count_at(site, "door", site, clip, broker, dir)
 }
 
 fn db(pg: &Postgres) -> postgres::Client {
@@ -212,5 +195,177 @@ fn every_shop_s_visits_reach_the_database_once() {
         .unwrap_or_else(|| panic!("{said:?}"));
     assert!(duplicates >= sent.len(), "{last}");
     assert!(last.ends_with("3 messages rejected"), "{last}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The head office's broker: users with passwords, and shops that may write only under
+/// their own prefix (the README's ACL).
+fn head_office(dir: &Path, users: &[(&str, &str)]) -> Broker {
+    let passwords = dir.join("passwords");
+    for (i, (user, password)) in users.iter().enumerate() {
+        let mut cmd = Command::new("mosquitto_passwd");
+        if i == 0 {
+            cmd.arg("-c");
+        }
+        let ok = cmd
+            .arg("-b")
+            .arg(&passwords)
+            .args([user, password])
+            .status();
+        assert!(ok.unwrap().success(), "mosquitto_passwd");
+    }
+    let acl = dir.join("acl");
+    std::fs::write(
+        &acl,
+        "user footfall-hub\ntopic read footfall/#\n\npattern write footfall/%u/#\n",
+    )
+    .unwrap();
+    // mosquitto started as root reads them as the `mosquitto` user.
+    use std::os::unix::fs::PermissionsExt;
+    for f in [&passwords, &acl] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let extra = format!(
+        "password_file {}\nacl_file {}\n",
+        passwords.display(),
+        acl.display()
+    );
+    Broker::start_configured("hq", false, &extra)
+}
+
+/// A shop's own broker, bridged to the head office as the shop's user (the README's
+/// bridge, without TLS on loopback).
+fn shop_broker(shop: &str, password: &str, hq: &Broker) -> Broker {
+    let bridge = format!(
+        "max_queued_messages 100000\n\
+         connection head-office\naddress 127.0.0.1:{}\nremote_clientid {shop}\n\
+         remote_username {shop}\nremote_password {password}\ncleansession false\n\
+         restart_timeout 1 2\ntopic footfall/# out 1\n",
+        hq.port
+    );
+    Broker::start_configured(shop, true, &bridge)
+}
+
+/// `shop`'s camera `camera` counts `clip`, publishing to the shop's broker under `prefix`.
+fn count_at(
+    shop: &str,
+    camera: &str,
+    prefix: &str,
+    clip: &str,
+    broker: &Broker,
+    dir: &Path,
+) -> Value {
+    let store = dir.join(format!("{shop}-{camera}.sqlite"));
+    let (url, topic) = (broker.url(), format!("footfall/{prefix}/{camera}"));
+    let clip = shared(&format!("media/{clip}.mp4"));
+    let out = footfall_ok(&[
+        "count",
+        "--gallery",
+        shop,
+        "--camera",
+        camera,
+        "--store",
+        store.to_str().unwrap(),
+        "--mqtt",
+        &url,
+        "--mqtt-topic",
+        &topic,
+        clip.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+fn camera_visits(pg: &Postgres, site: &str, camera: &str) -> i64 {
+    db(pg)
+        .query_one(
+            "SELECT count(*) FROM visits WHERE site = $1 AND camera = $2",
+            &[&site, &camera],
+        )
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn bridged_shops_reach_the_hub_through_an_outage_and_stay_in_their_prefix() {
+    let dir = client::scratch("hub", "bridged");
+    let pg = Postgres::start("bridged");
+    let users = [
+        ("footfall-hub", "hub-pw"),
+        ("shop-a", "a-pw"),
+        ("shop-b", "b-pw"),
+    ];
+    let mut hq = head_office(&dir, &users);
+    let shop_a = shop_broker("shop-a", "a-pw", &hq);
+    let shop_b = shop_broker("shop-b", "b-pw", &hq);
+    let hub_url = format!("mqtt://footfall-hub:hub-pw@127.0.0.1:{}", hq.port);
+    let hub = start_hub_at(&hub_url, &pg);
+
+    let a = count_at(
+        "shop-a",
+        "door",
+        "shop-a",
+        "synth/synth_returns",
+        &shop_a,
+        &dir,
+    );
+    wait_db("shop-a's visits", || {
+        totals(&pg, Some("shop-a")) == counted(&a)
+    });
+
+    // The head office's broker down for 30 s: shop-b counts meanwhile; its bridge queues.
+    let down = Instant::now();
+    hq.stop();
+    let clip = "real/face-demographics-walking-and-pause";
+    let b = count_at("shop-b", "door", "shop-b", clip, &shop_b, &dir);
+    std::thread::sleep(Duration::from_secs(30).saturating_sub(down.elapsed()));
+    hq.restart();
+    wait_db("shop-b's visits after the outage", || {
+        totals(&pg, Some("shop-b")) == counted(&b)
+    });
+    println!("head office down {:.0} s", down.elapsed().as_secs_f64());
+
+    // Shop a's box publishing as shop b: the head office's ACL drops it. Shop a's next
+    // camera, bridged after it, arrives: the bridge worked, the rogue messages did not pass.
+    let rogue = count_at(
+        "shop-b",
+        "rogue",
+        "shop-b",
+        "real/head-pose-face-detection-male",
+        &shop_a,
+        &dir,
+    );
+    let till = count_at(
+        "shop-a",
+        "till",
+        "shop-a",
+        "real/head-pose-face-detection-female",
+        &shop_a,
+        &dir,
+    );
+    wait_db("shop-a's till", || {
+        camera_visits(&pg, "shop-a", "till") == counted(&till).1
+    });
+    assert!(counted(&rogue).1 > 0, "the rogue camera counted: {rogue}");
+    assert_eq!(
+        camera_visits(&pg, "shop-b", "rogue"),
+        0,
+        "outside its prefix"
+    );
+    let shops = [&a, &b].map(counted);
+    let sum = (
+        shops[0].0 + shops[1].0 + counted(&till).0,
+        shops[0].1 + shops[1].1 + counted(&till).1,
+    );
+    assert_eq!(totals(&pg, None), sum, "the chain is its shops' sum");
+    println!(
+        "bridged shops (unique, visits): a {:?} + till {:?}, b {:?}",
+        shops[0],
+        counted(&till),
+        shops[1]
+    );
+    let said = hub.end();
+    println!("{}", said.last().unwrap());
+    drop((shop_a, shop_b));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -116,23 +116,29 @@ fn wait_for_port(port: u16, up: bool) {
 impl Broker {
     /// Starts a broker on a free port, its config and database in a fresh folder.
     pub fn start(name: &str) -> Broker {
-        Broker::start_with(name, false)
+        Broker::start_with(name, false, (true, ""))
+    }
+
+    /// A broker with `extra` lines in its configuration (a bridge, an ACL file, a password
+    /// file); `anonymous`: whether clients may connect without a user name.
+    pub fn start_configured(name: &str, anonymous: bool, extra: &str) -> Broker {
+        Broker::start_with(name, false, (anonymous, extra))
     }
 
     /// A broker speaking only TLS (mqtts), with a certificate for 127.0.0.1 signed by a
     /// throw-away CA made here with openssl.
     pub fn start_tls(name: &str) -> Broker {
-        Broker::start_with(name, true)
+        Broker::start_with(name, true, (true, ""))
     }
 
-    fn start_with(name: &str, tls: bool) -> Broker {
+    fn start_with(name: &str, tls: bool, (anonymous, extra): (bool, &str)) -> Broker {
         let port = super::free_port();
         let dir = std::env::temp_dir().join(format!("footfall-mqtt-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let mut conf = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
-             persistence_location {}/\nlog_dest file {}/broker.log\n",
+            "listener {port} 127.0.0.1\nallow_anonymous {anonymous}\npersistence true\n\
+             persistence_location {}/\nlog_dest file {}/broker.log\n{extra}\n",
             dir.display(),
             dir.display()
         );
