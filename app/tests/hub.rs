@@ -201,30 +201,16 @@ fn every_shop_s_visits_reach_the_database_once() {
 /// The head office's broker: users with passwords, and shops that may write only under
 /// their own prefix (the README's ACL).
 fn head_office(dir: &Path, users: &[(&str, &str)]) -> Broker {
-    let passwords = dir.join("passwords");
-    for (i, (user, password)) in users.iter().enumerate() {
-        let mut cmd = Command::new("mosquitto_passwd");
-        if i == 0 {
-            cmd.arg("-c");
-        }
-        let ok = cmd
-            .arg("-b")
-            .arg(&passwords)
-            .args([user, password])
-            .status();
-        assert!(ok.unwrap().success(), "mosquitto_passwd");
-    }
+    let passwords = common::mqtt::password_file(dir, users);
     let acl = dir.join("acl");
     std::fs::write(
         &acl,
         "user footfall-hub\ntopic read footfall/#\n\npattern write footfall/%u/#\n",
     )
     .unwrap();
-    // mosquitto started as root reads them as the `mosquitto` user.
+    // mosquitto started as root reads it as the `mosquitto` user.
     use std::os::unix::fs::PermissionsExt;
-    for f in [&passwords, &acl] {
-        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
-    }
+    std::fs::set_permissions(&acl, std::fs::Permissions::from_mode(0o644)).unwrap();
     let extra = format!(
         "password_file {}\nacl_file {}\n",
         passwords.display(),

@@ -98,6 +98,23 @@ fn make_certificates(dir: &Path) {
     }
 }
 
+/// A mosquitto password file in `dir` for `users` (name, password), readable by the
+/// broker (started as root, mosquitto reads its files as the `mosquitto` user).
+pub fn password_file(dir: &Path, users: &[(&str, &str)]) -> PathBuf {
+    let path = dir.join("passwords");
+    for (i, (user, password)) in users.iter().enumerate() {
+        let mut cmd = Command::new(tool("mosquitto_passwd"));
+        if i == 0 {
+            cmd.arg("-c");
+        }
+        let ok = cmd.arg("-b").arg(&path).args([user, password]).status();
+        assert!(ok.is_ok_and(|s| s.success()), "mosquitto_passwd {user}");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    path
+}
+
 fn wait_for_port(port: u16, up: bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {

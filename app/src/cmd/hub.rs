@@ -35,6 +35,10 @@ pub struct Args {
 
 const BATCH_TIME: Duration = Duration::from_millis(200);
 const BATCH_MAX: usize = 500;
+/// A batch also ends once nothing came for this long: the broker sends only so many
+/// unacknowledged messages (its `max_inflight_messages`, 20 by default) and waits for
+/// their acks, so waiting out [`BATCH_TIME`] would cap the rate at a window per 200 ms.
+const BATCH_IDLE: Duration = Duration::from_millis(5);
 const REPORT_EVERY: Duration = Duration::from_secs(10);
 
 /// What the reader thread hands over.
@@ -125,8 +129,8 @@ fn read(mut connection: Connection, tx: Sender<FromBroker>) {
     }
 }
 
-/// Messages for up to [`BATCH_TIME`] (or [`BATCH_MAX`] of them); (re)subscribes on a new
-/// session, says when the broker is gone.
+/// Messages for up to [`BATCH_TIME`] (or [`BATCH_MAX`] of them, or until [`BATCH_IDLE`]
+/// passes without one); (re)subscribes on a new session, says when the broker is gone.
 fn gather(
     rx: &Receiver<FromBroker>,
     client: &Client,
@@ -135,7 +139,10 @@ fn gather(
     let mut batch = Vec::new();
     let until = Instant::now() + BATCH_TIME;
     while batch.len() < BATCH_MAX {
-        let left = until.saturating_duration_since(Instant::now());
+        let mut left = until.saturating_duration_since(Instant::now());
+        if !batch.is_empty() {
+            left = left.min(BATCH_IDLE);
+        }
         match rx.recv_timeout(left) {
             Ok(FromBroker::Message(p)) => batch.push(p),
             Ok(FromBroker::Connected { session_present }) => {
