@@ -182,3 +182,29 @@ fn a_wrong_key_or_value_is_an_error_naming_it() {
         assert!(said.contains(says), "{text}: said {said}");
     }
 }
+
+#[test]
+fn without_a_store_the_summary_gives_the_site_totals() {
+    let dir = client::scratch("site", "no-store");
+    let mut text = "[site]\nname = \"kiosk\"\nstore = \"none\"\n".to_string();
+    for (camera, clip, options, _) in &DOORS[1..] {
+        let clip = shared(&format!("media/real/{clip}.mp4"));
+        text += &format!(
+            "\n[[camera]]\nname = \"{camera}\"\nsource = \"{}\"\n{options}",
+            clip.display()
+        );
+    }
+    let file = dir.join("site.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = client::footfall_ok(&["run", file.to_str().unwrap()]);
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    println!("summary: {summary}");
+    // One man, one woman: each door's clip has one person.
+    let unique = summary["unique_visitors"].as_u64().unwrap();
+    assert!((1..=2).contains(&unique), "{summary}");
+    assert_eq!(summary["visits"].as_u64(), Some(unique), "{summary}");
+    for row in summary["cameras"].as_array().unwrap() {
+        assert!(row.get("visits").is_none(), "no per-camera split: {row}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -227,8 +227,9 @@ fn unix_now() -> i64 {
 }
 
 /// One JSON line: per camera and for the site, the unique visitors and visits counted since
-/// the run started (from the store, by minute; without a store, the counters' last counts)
-/// and each camera's error, if it failed.
+/// the run started, read back from the store by minute, and each camera's error, if it
+/// failed. Without a store only the site's totals are known: the counters of one site
+/// share its counts, so the largest a camera's counter reported last is the site's.
 fn summary(site: &Site, started_s: i64, results: &[Result<(), String>]) -> Value {
     let stored = site.store.as_ref().and_then(|path| {
         let q = query::Query {
@@ -241,30 +242,32 @@ fn summary(site: &Site, started_s: i64, results: &[Result<(), String>]) -> Value
             .map_err(|e| eprintln!("warning: the run's counts could not be read back: {e}"))
             .ok()
     });
-    let (mut unique, mut visits) = (0u64, 0u64);
-    let cameras: Vec<Value> = site
-        .cameras
-        .iter()
-        .zip(results)
-        .map(|(cam, r)| {
-            let (u, v) = match &stored {
-                Some(rows) => rows
-                    .iter()
-                    .filter(|p| p.camera == cam.name)
-                    .fold((0, 0), |(u, v), p| {
-                        (u + p.counts.unique_visitors, v + p.counts.visits)
-                    }),
-                None => final_counts(cam),
-            };
-            unique += u;
-            visits += v;
-            let mut row = json!({"camera": cam.name, "unique_visitors": u, "visits": v});
-            if let Err(e) = r {
-                row["error"] = json!(e);
-            }
-            row
-        })
-        .collect();
+    let mut cameras = Vec::new();
+    for (cam, r) in site.cameras.iter().zip(results) {
+        let mut row = json!({ "camera": cam.name });
+        if let Some(rows) = &stored {
+            let mine = rows.iter().filter(|p| p.camera == cam.name);
+            let (u, v) = mine.fold((0, 0), |(u, v), p| {
+                (u + p.counts.unique_visitors, v + p.counts.visits)
+            });
+            row["unique_visitors"] = json!(u);
+            row["visits"] = json!(v);
+        }
+        if let Err(e) = r {
+            row["error"] = json!(e);
+        }
+        cameras.push(row);
+    }
+    let (unique, visits) = match &stored {
+        Some(rows) => rows.iter().fold((0, 0), |(u, v), p| {
+            (u + p.counts.unique_visitors, v + p.counts.visits)
+        }),
+        None => site
+            .cameras
+            .iter()
+            .map(|c| site_counts(c))
+            .fold((0, 0), |(u, v), (cu, cv)| (u.max(cu), v.max(cv))),
+    };
     json!({
         "site": site.name,
         "unique_visitors": unique,
@@ -273,7 +276,8 @@ fn summary(site: &Site, started_s: i64, results: &[Result<(), String>]) -> Value
     })
 }
 
-fn final_counts(cam: &Camera) -> (u64, u64) {
+/// The site's (unique visitors, visits) as `cam`'s counter reported them last.
+fn site_counts(cam: &Camera) -> (u64, u64) {
     let get = |f: &str| {
         cam.final_stats()
             .and_then(|s| s.get::<u32>(f).ok())
