@@ -5,6 +5,23 @@ use gst::glib;
 
 /// Unix seconds of `t`.
 pub fn parse(t: &str) -> Result<i64, String> {
+    parse_in(t, &glib::TimeZone::local())
+}
+
+/// `t` (`YYYY-MM-DD` or `YYYY-MM-DDTHH:MM[:SS]`) as wall-clock seconds: what Unix seconds
+/// it would be in UTC. A chain's shops compare their own local times with it.
+pub fn parse_wall(t: &str) -> Result<i64, String> {
+    parse_in(t, &glib::TimeZone::utc())
+}
+
+/// `unix_s` in a site's local time (`offset_s` from UTC), ISO 8601 with the offset.
+pub fn iso_at(unix_s: i64, offset_s: i32) -> String {
+    let ms = gstfootfall::count::events::local_iso_ms(unix_s * 1000, offset_s);
+    // Without the milliseconds: 2026-12-07T14:00:00.000+01:00 → …T14:00:00+01:00.
+    format!("{}{}", &ms[..19], &ms[23..])
+}
+
+fn parse_in(t: &str, zone: &glib::TimeZone) -> Result<i64, String> {
     if let Ok(s) = t.parse::<i64>() {
         return Ok(s);
     }
@@ -13,7 +30,7 @@ pub fn parse(t: &str) -> Result<i64, String> {
         16 => format!("{t}:00"),
         _ => t.to_string(),
     };
-    glib::DateTime::from_iso8601(&full, Some(&glib::TimeZone::local()))
+    glib::DateTime::from_iso8601(&full, Some(zone))
         .map(|d| d.to_unix())
         .map_err(|_| {
             format!("time '{t}': expected YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] or Unix seconds")
@@ -27,6 +44,12 @@ pub fn iso(unix_s: i64) -> String {
         .and_then(|d| d.format("%FT%T%:z").ok())
         .map(|s| s.to_string())
         .unwrap_or_else(|| unix_s.to_string())
+}
+
+/// Today's date here (`YYYY-MM-DD`).
+pub fn today() -> Result<String, String> {
+    let now = glib::DateTime::now_local().map_err(|_| "no local time")?;
+    Ok(now.format("%F").map_err(|_| "no local time")?.to_string())
 }
 
 /// Unix seconds now and at the start of today (local midnight).
@@ -47,5 +70,11 @@ mod tests {
         assert!(super::parse("yesterday")
             .unwrap_err()
             .contains("YYYY-MM-DD"));
+    }
+
+    #[test]
+    fn wall_clock_times_and_a_site_s_iso() {
+        assert_eq!(super::parse_wall("1970-01-02T01:00"), Ok(90_000));
+        assert_eq!(super::iso_at(90_000, -5400), "1970-01-01T23:30:00-01:30");
     }
 }

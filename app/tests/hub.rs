@@ -3,29 +3,35 @@
 //! its own final counts and the chain's are their sum, through a hub killed with SIGKILL
 //! (its shop counted meanwhile) and a PostgreSQL restart; every visit replayed is taken
 //! once; messages that are not JSON, lack fields or come from outside their site's prefix
-//! are rejected and counted.
+//! are rejected and counted. The hub's API (with its token) gives the same totals per shop
+//! and for the chain, each shop's own tally of its day, and its cameras' state.
 
 #[path = "http_api/client.rs"]
 mod client;
 #[path = "../../tests/common/mod.rs"]
 mod common;
+#[path = "http_api/webdriver.rs"]
+mod webdriver;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use client::{footfall_ok, lines, wait_for};
+use client::{footfall_ok, get, json, lines, wait_for};
 use common::mqtt::Broker;
 use common::postgres::Postgres;
 use common::shared;
 use serde_json::Value;
 
-/// A running `footfall hub` and its stderr lines.
+/// A running `footfall hub`, its stderr lines and its API's address.
 struct Hub {
     child: Child,
     stderr: mpsc::Receiver<String>,
+    http: String,
 }
+
+const TOKEN: &str = "chain-token";
 
 fn start_hub(broker: &Broker, pg: &Postgres) -> Hub {
     start_hub_at(&broker.url(), pg)
@@ -35,20 +41,37 @@ fn start_hub(broker: &Broker, pg: &Postgres) -> Hub {
 fn start_hub_at(url: &str, pg: &Postgres) -> Hub {
     let mut child = Command::new(env!("CARGO_BIN_EXE_footfall"))
         .args(["hub", "--mqtt", url, "--db", &pg.url()])
-        .args(["--client-id", "test-hub"])
+        .args(["--client-id", "test-hub", "--http", "127.0.0.1:0"])
+        .env("FOOTFALL_HUB_TOKEN", TOKEN)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stderr = lines(child.stderr.take().unwrap());
+    let serving = wait_for(&stderr, "hub: serving http://", Duration::from_secs(30));
+    let http = serving
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('/');
     wait_for(
         &stderr,
-        "subscribed to footfall/+/+/visit",
+        "subscribed to footfall/+/+/{visit,counts,today,availability}",
         Duration::from_secs(30),
     );
-    Hub { child, stderr }
+    Hub {
+        child,
+        stderr,
+        http: format!("http://{http}"),
+    }
 }
 
 impl Hub {
+    /// `path` of the hub's API, with the token.
+    fn api(&self, path: &str) -> Value {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        json(&format!("{}{path}{sep}token={TOKEN}", self.http))
+    }
+
     /// Ctrl-C: the hub says its totals and ends.
     fn end(mut self) -> Vec<String> {
         let _ = Command::new("kill")
@@ -159,6 +182,7 @@ fn every_shop_s_visits_reach_the_database_once() {
     let sum = chain.iter().fold((0, 0), |s, t| (s.0 + t.0, s.1 + t.1));
     assert_eq!(totals(&pg, None), sum, "the chain is the sum of its shops");
     println!("shops (unique, visits): {chain:?}; chain {sum:?}");
+    check_api(&hub, &[("shop-a", &a), ("shop-b", &b), ("shop-c", &c)], sum);
 
     // Every visit sent again: the database takes none twice.
     let sent = seen.messages();
@@ -177,7 +201,7 @@ fn every_shop_s_visits_reach_the_database_once() {
         rejected(&pg),
         [
             "not JSON",
-            "bad visit: 'visit' missing or not the right type",
+            "bad message: 'visit' missing or not the right type",
             "site outside its topic prefix"
         ]
     );
@@ -198,38 +222,163 @@ fn every_shop_s_visits_reach_the_database_once() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The head office's broker: users with passwords, and shops that may write only under
-/// their own prefix (the README's ACL).
-fn head_office(dir: &Path, users: &[(&str, &str)]) -> Broker {
-    let passwords = common::mqtt::password_file(dir, users);
-    let acl = dir.join("acl");
-    std::fs::write(
-        &acl,
-        "user footfall-hub\ntopic read footfall/#\n\npattern write footfall/%u/#\n",
-    )
-    .unwrap();
-    // mosquitto started as root reads it as the `mosquitto` user.
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&acl, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let extra = format!(
-        "password_file {}\nacl_file {}\n",
-        passwords.display(),
-        acl.display()
+/// The hub's API: the token is required; per shop and for the chain it gives what the
+/// shops counted; a shop's day holds its own tally and its camera, offline after its run.
+fn check_api(hub: &Hub, shops: &[(&str, &Value)], chain_sum: (i64, i64)) {
+    let (status, _) = get(&format!("{}/api/chain", hub.http), &[]);
+    assert_eq!(status, 401, "no token, no counts");
+    let bearer = format!("Bearer {TOKEN}");
+    let (status, _) = get(
+        &format!("{}/api/chain", hub.http),
+        &[("Authorization", &bearer)],
     );
-    Broker::start_configured("hq", false, &extra)
+    assert_eq!(status, 200);
+    let (status, _) = get(&format!("{}/readyz", hub.http), &[]);
+    assert_eq!(status, 200, "the database answers");
+    let (status, css) = get(&format!("{}/style.css", hub.http), &[]);
+    assert!(
+        status == 200 && css.contains("font-family"),
+        "the dashboards' look is open"
+    );
+    let chain = hub.api("/api/chain");
+    assert_eq!(counted(&chain["total"]), chain_sum, "{chain}");
+    for (site, last) in shops {
+        let row = chain["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["site"] == *site)
+            .unwrap_or_else(|| panic!("{site} not in {chain}"));
+        assert_eq!(counted(&row["total"]), counted(last), "{site}: {row}");
+        let today = hub.api(&format!("/api/today?site={site}"));
+        assert_eq!(counted(&today["total"]), counted(last), "{site}: {today}");
+        let reported = &today["reported_by_site"];
+        assert_eq!(counted(reported), counted(last), "{site}: {today}");
+        assert_eq!(reported["not_yet_here"], 0, "{today}");
+        assert_eq!(today["cameras"][0]["health"], "offline", "{today}");
+        let hours: i64 = today["hourly_visits"]["today"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_i64().unwrap())
+            .sum();
+        assert_eq!(hours, counted(last).1, "{today}");
+        let days = hub.api(&format!("/api/counts?site={site}&resolution=day"));
+        let periods = days["periods"].as_array().unwrap();
+        let visits: i64 = periods.iter().map(|p| p["visits"].as_i64().unwrap()).sum();
+        assert_eq!(visits, counted(last).1, "{site}: {days}");
+    }
+    println!("hub API: chain {}", chain["total"]);
+    check_dashboards(hub, shops, chain_sum);
 }
 
-/// A shop's own broker, bridged to the head office as the shop's user (the README's
-/// bridge, without TLS on loopback).
-fn shop_broker(shop: &str, password: &str, hq: &Broker) -> Broker {
-    let bridge = format!(
-        "max_queued_messages 100000\n\
-         connection head-office\naddress 127.0.0.1:{}\nremote_clientid {shop}\n\
-         remote_username {shop}\nremote_password {password}\ncleansession false\n\
-         restart_timeout 1 2\ntopic footfall/# out 1\n",
-        hq.port
-    );
-    Broker::start_configured(shop, true, &bridge)
+/// The chain dashboard in a headless Chromium: a row per shop with its visits, the chain's
+/// total; a shop's link opens its own dashboard with its counts.
+fn check_dashboards(hub: &Hub, shops: &[(&str, &Value)], chain_sum: (i64, i64)) {
+    let browser = webdriver::Browser::start();
+    browser.open(&format!("{}/?token={TOKEN}", hub.http));
+    let total = chain_sum.1.to_string();
+    browser.wait_text("#visits", |t| t == total, Duration::from_secs(20));
+    let names = browser.attributes("#chain tbody tr", "data-site");
+    let visits = browser.attributes("#chain tbody tr", "data-visits");
+    let expected: Vec<(String, String)> = shops
+        .iter()
+        .map(|(site, last)| (site.to_string(), counted(last).1.to_string()))
+        .collect();
+    let shown: Vec<(String, String)> = names.into_iter().zip(visits).collect();
+    assert_eq!(shown, expected, "the chain dashboard's rows");
+    let (site, last) = shops[0];
+    let link = browser.attributes("#chain tbody tr a", "href");
+    assert!(link[0].contains(&format!("site?site={site}")), "{link:?}");
+    browser.open(&format!("{}/site?site={site}&token={TOKEN}", hub.http));
+    let visits = counted(last).1.to_string();
+    browser.wait_text("#visits", |t| t == visits, Duration::from_secs(20));
+    assert_eq!(browser.text("#site"), site);
+    assert_eq!(browser.text("#cameras tbody tr td"), "door");
+}
+
+/// `pipelines/NAME` as a test runs it: its folders and ports made this test's.
+fn pipeline_conf(name: &str, replace: &[(&str, String)]) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../pipelines")
+        .join(name);
+    let mut conf = std::fs::read_to_string(&path).unwrap();
+    for (from, to) in replace {
+        assert!(conf.contains(from), "{name} no longer holds '{from}'");
+        conf = conf.replace(from, to);
+    }
+    conf
+}
+
+/// Makes `path` readable by the broker (started as root, it reads as `mosquitto`).
+fn readable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+}
+
+/// The head office's broker of `pipelines/head-office/`: users with passwords, shops that
+/// may write only under their own prefix, the bridges' listener on TLS (returned: its port
+/// and the CA a shop trusts), the hub's on loopback.
+fn head_office(users: &[(&str, &str)]) -> (Broker, u16, std::path::PathBuf) {
+    let tls_port = common::free_port();
+    let hq_dir = std::cell::RefCell::new(std::path::PathBuf::new());
+    let broker = Broker::start_from("hq", |folder, port| {
+        *hq_dir.borrow_mut() = folder.to_path_buf();
+        common::mqtt::make_certificates(folder);
+        common::mqtt::password_file(folder, users);
+        let acl = folder.join("acl");
+        std::fs::write(&acl, pipeline_conf("head-office/acl", &[])).unwrap();
+        readable(&acl);
+        let folder = format!("{}/", folder.display());
+        let mut conf = pipeline_conf(
+            "head-office/mosquitto.conf",
+            &[
+                ("/etc/mosquitto/footfall/", folder.clone()),
+                ("/var/lib/mosquitto/", folder.clone()),
+                (
+                    "listener 1883 127.0.0.1",
+                    format!("listener {port} 127.0.0.1"),
+                ),
+                ("listener 8883", format!("listener {tls_port} 127.0.0.1")),
+            ],
+        );
+        conf.push_str(&format!("log_dest file {folder}broker.log\n"));
+        conf
+    });
+    let ca = hq_dir.into_inner().join("ca.pem");
+    (broker, tls_port, ca)
+}
+
+/// A shop's own broker of `pipelines/shop/`, bridged over TLS to the head office as the
+/// shop's user.
+fn shop_broker(shop: &str, password: &str, (hq_tls_port, ca): (u16, &Path)) -> Broker {
+    Broker::start_from(shop, |folder, port| {
+        let mut conf = pipeline_conf(
+            "shop/mosquitto.conf",
+            &[
+                (
+                    "listener 1883 127.0.0.1",
+                    format!("listener {port} 127.0.0.1"),
+                ),
+                ("/var/lib/mosquitto/", format!("{}/", folder.display())),
+                ("hq.example.com:8883", format!("127.0.0.1:{hq_tls_port}")),
+                ("/etc/mosquitto/footfall/ca.pem", ca.display().to_string()),
+                (
+                    "remote_clientid shop-0042",
+                    format!("remote_clientid {shop}"),
+                ),
+                (
+                    "remote_username shop-0042",
+                    format!("remote_username {shop}"),
+                ),
+                ("CHANGE-ME", password.to_string()),
+                // Back within 2 s of the head office, not 30: the test waits for it.
+                ("restart_timeout 2 30", "restart_timeout 1 2".to_string()),
+            ],
+        );
+        conf.push_str(&format!("log_dest file {}/broker.log\n", folder.display()));
+        conf
+    })
 }
 
 /// `shop`'s camera `camera` counts `clip`, publishing to the shop's broker under `prefix`.
@@ -281,9 +430,9 @@ fn bridged_shops_reach_the_hub_through_an_outage_and_stay_in_their_prefix() {
         ("shop-a", "a-pw"),
         ("shop-b", "b-pw"),
     ];
-    let mut hq = head_office(&dir, &users);
-    let shop_a = shop_broker("shop-a", "a-pw", &hq);
-    let shop_b = shop_broker("shop-b", "b-pw", &hq);
+    let (mut hq, tls_port, ca) = head_office(&users);
+    let shop_a = shop_broker("shop-a", "a-pw", (tls_port, &ca));
+    let shop_b = shop_broker("shop-b", "b-pw", (tls_port, &ca));
     let hub_url = format!("mqtt://footfall-hub:hub-pw@127.0.0.1:{}", hq.port);
     let hub = start_hub_at(&hub_url, &pg);
 
@@ -354,4 +503,53 @@ fn bridged_shops_reach_the_hub_through_an_outage_and_stay_in_their_prefix() {
     println!("{}", said.last().unwrap());
     drop((shop_a, shop_b));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A database the first hub made (schema 1) is migrated in place, its rows kept; one of a
+/// newer hub is refused.
+#[test]
+fn an_older_schema_is_migrated_and_a_newer_one_refused() {
+    use footfall_app::hub::db::Db;
+    let pg = Postgres::start("migrate");
+    drop(Db::open(&pg.url()).unwrap());
+    // Back to schema 1 as the first hub left it, with a minute of its counts.
+    db(&pg)
+        .batch_execute(
+            "DROP TABLE cameras;
+             ALTER TABLE visits DROP COLUMN utc_offset_s;
+             ALTER TABLE minute_counts DROP COLUMN utc_offset_s;
+             UPDATE footfall_meta SET value = '1' WHERE key = 'schema';
+             INSERT INTO minute_counts (site, camera, minute, local_day, visits)
+                 VALUES ('old-shop', 'door', '2026-12-01T10:00:00Z', '2026-12-01', 4);",
+        )
+        .unwrap();
+    drop(Db::open(&pg.url()).unwrap());
+    let mut c = db(&pg);
+    let schema: String = c
+        .query_one("SELECT value FROM footfall_meta WHERE key = 'schema'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(schema, "2");
+    let row = c
+        .query_one(
+            "SELECT visits, utc_offset_s FROM minute_counts WHERE site = 'old-shop'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, Option<i32>>(1)),
+        (4, None)
+    );
+    let cameras: i64 = c
+        .query_one("SELECT count(*) FROM cameras", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(cameras, 0);
+    c.execute(
+        "UPDATE footfall_meta SET value = '3' WHERE key = 'schema'",
+        &[],
+    )
+    .unwrap();
+    let e = Db::open(&pg.url()).err().unwrap();
+    assert!(e.contains("newer than this hub's 2"), "{e}");
 }

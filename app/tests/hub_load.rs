@@ -94,15 +94,54 @@ impl Generator {
         self.sent += 1;
     }
 
-    /// Every shop's counts snapshot (the hub does not store them: load on the broker).
+    /// Every shop's counts and today's tally, as a counter sends them each minute (the hub
+    /// keeps the latest of each per camera).
     fn counts(&mut self) {
         for shop in 0..SHOPS {
-            let topic = format!("footfall/shop-{shop:03}/door/counts");
-            let payload = json!({"event": "counts", "visits": self.next_visit[shop as usize] - 1});
-            self.client
-                .publish(topic, QoS::AtLeastOnce, false, payload.to_string())
-                .unwrap();
+            let visits = self.next_visit[shop as usize] - 1;
+            let origin = json!({
+                "site": format!("shop-{shop:03}"), "camera": "door",
+                "counter_start": self.counter_start, "at": local_iso_ms(now_ms(), 3600),
+            });
+            let mut counts = json!({
+                "event": "counts", "unique_visitors": visits - visits / 3, "visits": visits,
+                "returning_visits": visits / 3, "staff_visits": 0, "unidentified_visits": 0,
+                "in_view": 1, "pts": 60.0,
+            });
+            let mut today = json!({
+                "date": &local_iso_ms(now_ms(), 3600)[..10], "unique_visitors": visits - visits / 3,
+                "visits": visits, "returning_visits": visits / 3, "staff_visits": 0,
+            });
+            for (k, v) in origin.as_object().unwrap() {
+                counts[k] = v.clone();
+                today[k] = v.clone();
+            }
+            for (kind, payload) in [("counts", counts), ("today", today)] {
+                let topic = format!("footfall/shop-{shop:03}/door/{kind}");
+                self.client
+                    .publish(topic, QoS::AtLeastOnce, true, payload.to_string())
+                    .unwrap();
+            }
         }
+    }
+}
+
+/// The chain dashboard's read (every shop's last 7 days) and one shop's day, over the 500
+/// shops: the median of 5 of each, printed.
+fn chain_view_cost(http: &str) {
+    for path in ["/api/chain", "/api/today?site=shop-007"] {
+        let mut took: Vec<f64> = (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                let url = format!("http://{http}{path}");
+                let sep = if path.contains('?') { '&' } else { '?' };
+                let body = client::json(&format!("{url}{sep}token=load-token"));
+                assert!(body.is_object());
+                t.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        took.sort_by(f64::total_cmp);
+        println!("{path}: {:.1} ms (median of 5)", took[2]);
     }
 }
 
@@ -149,14 +188,30 @@ fn one_hub_keeps_up_with_500_shops() {
     let pg = Postgres::start("load");
     let url = format!("mqtt://footfall-hub:hub-pw@127.0.0.1:{}", broker.port);
     let mut hub = Command::new(env!("CARGO_BIN_EXE_footfall"))
-        .args(["hub", "--mqtt", &url, "--db", &pg.url()])
+        .args([
+            "hub",
+            "--mqtt",
+            &url,
+            "--db",
+            &pg.url(),
+            "--http",
+            "127.0.0.1:0",
+        ])
+        .env("FOOTFALL_HUB_TOKEN", "load-token")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let said = lines(hub.stderr.take().unwrap());
+    let serving = wait_for(&said, "hub: serving http://", Duration::from_secs(30));
+    let http = serving
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
     wait_for(
         &said,
-        "subscribed to footfall/+/+/visit",
+        "subscribed to footfall/+/+/{visit,counts,today,availability}",
         Duration::from_secs(30),
     );
     let mut db = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
@@ -215,10 +270,23 @@ fn one_hub_keeps_up_with_500_shops() {
         .unwrap()
         .get(0);
     assert_eq!(rejected, 0);
+    // The last counts of every shop reached its camera's row.
+    let tallied: i64 = db
+        .query_one(
+            "SELECT coalesce(sum(today_visits), 0)::bigint FROM cameras",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        tallied as u64, steady_sent,
+        "each shop's last tally is its visits"
+    );
     assert!(
         generator.acked.load(Ordering::Relaxed) >= generator.sent,
         "the broker acknowledged every visit"
     );
+    chain_view_cost(&http);
     let _ = Command::new("kill")
         .args(["-INT", &hub.id().to_string()])
         .status();

@@ -229,7 +229,14 @@ impl MqttPublisher {
     /// `cumulative`: unique visitors, visits, returning, staff.
     pub fn counts(&mut self, counts: &serde_json::Value, cumulative: [u64; 4]) {
         let day = local_date();
-        let today = self.today.update(&day, cumulative);
+        let mut today = self.today.update(&day, cumulative);
+        // Who counted and the site's clock, as in the counts: a head office files today's
+        // counts under the site's own name and day.
+        for origin in ["site", "camera", "counter_start", "at"] {
+            if let Some(v) = counts.get(origin) {
+                today[origin] = v.clone();
+            }
+        }
         self.push(
             Kind::Counts,
             format!("{}/counts", self.base),

@@ -29,7 +29,7 @@ fn tool(name: &str) -> &str {
 }
 
 /// ca.pem/ca.key and server.pem/server.key (IP 127.0.0.1) in `dir`.
-fn make_certificates(dir: &Path) {
+pub fn make_certificates(dir: &Path) {
     std::fs::write(
         dir.join("server.ext"),
         "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
@@ -146,6 +146,25 @@ impl Broker {
     /// throw-away CA made here with openssl.
     pub fn start_tls(name: &str) -> Broker {
         Broker::start_with(name, true, (true, ""))
+    }
+
+    /// A broker of a whole configuration of our own: `conf(folder, port)` writes it, the
+    /// broker's files being in `folder` and its loopback listener on `port`.
+    pub fn start_from(name: &str, conf: impl FnOnce(&Path, u16) -> String) -> Broker {
+        let port = super::free_port();
+        let dir = std::env::temp_dir().join(format!("footfall-mqtt-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = conf(&dir, port);
+        std::fs::write(dir.join("mosquitto.conf"), text).unwrap();
+        let mut b = Broker {
+            port,
+            dir,
+            child: None,
+            ca: None,
+        };
+        b.restart();
+        b
     }
 
     fn start_with(name: &str, tls: bool, (anonymous, extra): (bool, &str)) -> Broker {

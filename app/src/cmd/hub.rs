@@ -1,4 +1,5 @@
-//! `footfall hub`: every site's visits from the head-office broker into PostgreSQL.
+//! `footfall hub`: every site's visits and cameras' state from the head-office broker into
+//! PostgreSQL, and (`--http`) the chain's API and dashboard from there.
 //!
 //! A reader thread drives the MQTT connection (rumqttc) and hands each message over; the
 //! main thread gathers them in batches (200 ms or 500 messages), writes a batch in one
@@ -11,7 +12,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use footfall_app::hub::db::{redacted, Db, Rejected, Written};
-use footfall_app::hub::message::{self, Visit};
+use footfall_app::hub::http::{HubHttp, HubHttpOptions};
+use footfall_app::hub::message::{self, Message, State, Visit};
 use gstfootfall::publish::config::parse_url;
 use rumqttc::{Client, Connection, Event, MqttOptions, Packet, Publish, QoS};
 
@@ -25,9 +27,15 @@ pub struct Args {
     /// PostgreSQL (postgres://user[:password]@host[:port]/db) [default: $FOOTFALL_HUB_DB]
     #[arg(long)]
     db: Option<String>,
-    /// Topic prefix the sites publish under: <prefix>/<site>/<camera>/visit
+    /// Topic prefix the sites publish under: <prefix>/<site>/<camera>/{visit,counts,today,availability}
     #[arg(long, default_value = "footfall")]
     topic: String,
+    /// Serve the chain's API and dashboard on HOST:PORT (a token is always required)
+    #[arg(long, value_name = "ADDR")]
+    http: Option<String>,
+    /// The token the API asks for [default: $FOOTFALL_HUB_TOKEN]
+    #[arg(long)]
+    http_token: Option<String>,
     /// MQTT client id: the broker keeps this session's unacknowledged messages
     #[arg(long, default_value = "footfall-hub")]
     client_id: String,
@@ -62,6 +70,7 @@ pub fn run(a: Args) -> Result<(), String> {
             .ok_or("--db postgres://… (or FOOTFALL_HUB_DB) is needed")?;
     let mut db = Db::open(&url)?;
     eprintln!("hub: database {} ready", redacted(&url));
+    let _http = serve_http(&a, &url)?;
     let stop = input::ctrl_c_stop()?;
     let (client, connection) = Client::new(options(&a)?, 1000);
     let (tx, rx) = mpsc::channel();
@@ -69,11 +78,11 @@ pub fn run(a: Args) -> Result<(), String> {
         .name("hub-mqtt".into())
         .spawn(move || read(connection, tx))
         .map_err(|e| format!("cannot start the MQTT thread: {e}"))?;
-    let filter = format!("{}/+/+/visit", a.topic.trim_end_matches('/'));
+    let prefix = a.topic.trim_end_matches('/');
     let mut totals = Totals::default();
     let mut last_report = Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        let batch = gather(&rx, &client, &filter)?;
+        let batch = gather(&rx, &client, prefix)?;
         if !batch.is_empty() {
             let w = write_until_done(&mut db, &url, &a.topic, &batch, &stop);
             let Some(w) = w else { break };
@@ -91,6 +100,28 @@ pub fn run(a: Args) -> Result<(), String> {
     let _ = client.disconnect();
     report(&totals);
     Ok(())
+}
+
+/// The API and dashboard, if asked for: started before the broker so a bad address or a
+/// missing token stops the hub at once.
+fn serve_http(a: &Args, db_url: &str) -> Result<Option<HubHttp>, String> {
+    let Some(addr) = a.http.clone() else {
+        return Ok(None);
+    };
+    let token = a
+        .http_token
+        .clone()
+        .or_else(|| std::env::var("FOOTFALL_HUB_TOKEN").ok())
+        .filter(|t| !t.is_empty())
+        .ok_or("--http: the hub's API needs a token (--http-token or FOOTFALL_HUB_TOKEN)")?;
+    let options = HubHttpOptions {
+        addr,
+        token,
+        db: db_url.to_string(),
+    };
+    let server = HubHttp::start(&options)?;
+    eprintln!("hub: serving http://{}/", server.local_addr);
+    Ok(Some(server))
 }
 
 fn options(a: &Args) -> Result<MqttOptions, String> {
@@ -134,7 +165,7 @@ fn read(mut connection: Connection, tx: Sender<FromBroker>) {
 fn gather(
     rx: &Receiver<FromBroker>,
     client: &Client,
-    filter: &str,
+    prefix: &str,
 ) -> Result<Vec<Publish>, String> {
     let mut batch = Vec::new();
     let until = Instant::now() + BATCH_TIME;
@@ -146,12 +177,19 @@ fn gather(
         match rx.recv_timeout(left) {
             Ok(FromBroker::Message(p)) => batch.push(p),
             Ok(FromBroker::Connected { session_present }) => {
-                if !session_present {
-                    client
-                        .subscribe(filter, QoS::AtLeastOnce)
-                        .map_err(|e| format!("cannot subscribe to {filter}: {e}"))?;
-                }
-                eprintln!("hub: connected, subscribed to {filter}");
+                // Again on a resumed session too: subscribing anew makes the broker send
+                // every retained state again (an `offline` sent at QoS 0 while the hub was
+                // away is not queued for it); the session's queued visits stay queued.
+                subscribe(client, prefix)?;
+                let resumed = if session_present {
+                    " (session resumed)"
+                } else {
+                    ""
+                };
+                eprintln!(
+                    "hub: connected{resumed}, subscribed to {prefix}/+/+/{{{}}}",
+                    message::KINDS.join(",")
+                );
             }
             Ok(FromBroker::Down(e)) => eprintln!("warning: hub: broker: {e}"),
             Err(RecvTimeoutError::Timeout) => break,
@@ -161,12 +199,25 @@ fn gather(
     Ok(batch)
 }
 
-/// Parses a batch: the visits, and what was refused.
-fn parse(prefix: &str, batch: &[Publish]) -> (Vec<Visit>, Vec<Rejected>) {
-    let (mut visits, mut rejected) = (Vec::new(), Vec::new());
+/// Every camera's visits and state, at least once (QoS 1).
+fn subscribe(client: &Client, prefix: &str) -> Result<(), String> {
+    let filters = message::KINDS.map(|kind| {
+        rumqttc::SubscribeFilter::new(format!("{prefix}/+/+/{kind}"), QoS::AtLeastOnce)
+    });
+    client
+        .subscribe_many(filters)
+        .map_err(|e| format!("cannot subscribe under {prefix}/: {e}"))
+}
+
+/// What a batch holds: visits, camera states, and what was refused.
+type Parsed = ((Vec<Visit>, Vec<State>), Vec<Rejected>);
+
+fn parse(prefix: &str, batch: &[Publish]) -> Parsed {
+    let (mut visits, mut states, mut rejected) = (Vec::new(), Vec::new(), Vec::new());
     for p in batch {
-        match message::visit(prefix, &p.topic, &p.payload) {
-            Ok(v) => visits.push(v),
+        match message::read(prefix, &p.topic, &p.payload) {
+            Ok(Message::Visit(v)) => visits.push(v),
+            Ok(Message::State(st)) => states.push(st),
             Err(why) => {
                 eprintln!("warning: hub: rejected a message on {}: {why}", p.topic);
                 rejected.push(Rejected {
@@ -177,7 +228,7 @@ fn parse(prefix: &str, batch: &[Publish]) -> (Vec<Visit>, Vec<Rejected>) {
             }
         }
     }
-    (visits, rejected)
+    ((visits, states), rejected)
 }
 
 /// Writes the batch, reconnecting to the database every second until it is written or
@@ -189,9 +240,9 @@ fn write_until_done(
     batch: &[Publish],
     stop: &AtomicBool,
 ) -> Option<Written> {
-    let (visits, rejected) = parse(prefix, batch);
+    let ((visits, states), rejected) = parse(prefix, batch);
     loop {
-        match db.write(&visits, &rejected) {
+        match db.write((&visits, &states), &rejected) {
             Ok(w) => return Some(w),
             Err(e) => eprintln!("warning: hub: {e}; retrying"),
         }
@@ -218,6 +269,7 @@ fn write_until_done(
 fn add(t: &mut Totals, w: Written) {
     t.written.inserted += w.inserted;
     t.written.duplicates += w.duplicates;
+    t.written.states += w.states;
     t.written.rejected += w.rejected;
     t.batches += 1;
 }
@@ -225,7 +277,7 @@ fn add(t: &mut Totals, w: Written) {
 fn report(t: &Totals) {
     let w = &t.written;
     eprintln!(
-        "hub: {} visits written, {} duplicates ignored, {} messages rejected",
-        w.inserted, w.duplicates, w.rejected
+        "hub: {} visits written, {} duplicates ignored, {} camera states, {} messages rejected",
+        w.inserted, w.duplicates, w.states, w.rejected
     );
 }

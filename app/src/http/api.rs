@@ -25,7 +25,7 @@ pub(super) struct CountsParams {
 }
 
 /// An answer the client got wrong (400) or the server could not give (500).
-pub(super) struct Failure(StatusCode, String);
+pub(crate) struct Failure(pub StatusCode, pub String);
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
@@ -34,7 +34,7 @@ impl IntoResponse for Failure {
     }
 }
 
-fn bad(msg: impl Into<String>) -> Failure {
+pub(crate) fn bad(msg: impl Into<String>) -> Failure {
     Failure(StatusCode::BAD_REQUEST, msg.into())
 }
 
@@ -58,16 +58,7 @@ fn check(p: CountsParams, headers: &HeaderMap, site: &str) -> Result<CountsQuery
         )));
     }
     let resolution = Resolution::parse(p.resolution.as_deref().unwrap_or("hour")).map_err(bad)?;
-    let accepts_csv = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/csv"));
-    let csv = match p.format.as_deref() {
-        None => accepts_csv,
-        Some("csv") => true,
-        Some("json") => false,
-        Some(other) => return Err(bad(format!("format '{other}': expected json or csv"))),
-    };
+    let csv = wants_csv(p.format.as_deref(), headers)?;
     Ok(CountsQuery {
         query: query::Query {
             from_s,
@@ -78,6 +69,35 @@ fn check(p: CountsParams, headers: &HeaderMap, site: &str) -> Result<CountsQuery
         resolution,
         csv,
     })
+}
+
+/// `format=csv|json`, else what the client accepts.
+pub(crate) fn wants_csv(format: Option<&str>, headers: &HeaderMap) -> Result<bool, Failure> {
+    let accepts_csv = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/csv"));
+    match format {
+        None => Ok(accepts_csv),
+        Some("csv") => Ok(true),
+        Some("json") => Ok(false),
+        Some(other) => Err(bad(format!("format '{other}': expected json or csv"))),
+    }
+}
+
+/// Periods, each with its start in its site's local time, as CSV, or as `head` (a JSON
+/// object) with them under `periods`.
+pub(crate) fn render_periods(rows: &[(String, Period)], csv: bool, mut head: Value) -> Response {
+    if csv {
+        let mut body = format!("{}\n", query::CSV_HEADER);
+        for (start, p) in rows {
+            body.push_str(&query::csv_row(start, p));
+            body.push('\n');
+        }
+        return ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response();
+    }
+    head["periods"] = rows.iter().map(|(s, p)| query::json_row(s, p)).collect();
+    axum::Json(head).into_response()
 }
 
 /// Reads the store off the runtime's thread.
@@ -104,29 +124,22 @@ pub(super) async fn counts(
 ) -> Result<Response, Failure> {
     let q = check(p, &headers, &s.site.name)?;
     let rows = periods(&s, q.query.clone(), q.resolution).await?;
-    let start = |p: &Period| local_time::iso(p.start_s);
-    if q.csv {
-        let mut body = format!("{}\n", query::CSV_HEADER);
-        for p in &rows {
-            body.push_str(&query::csv_row(&start(p), p));
-            body.push('\n');
-        }
-        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response());
-    }
-    let periods: Vec<Value> = rows.iter().map(|p| query::json_row(&start(p), p)).collect();
-    let body = json!({
+    let head = json!({
         "site": s.site.name,
         "from": local_time::iso(q.query.from_s),
         "to": local_time::iso(q.query.to_s),
         "resolution": format!("{:?}", q.resolution).to_lowercase(),
-        "periods": periods,
     });
-    Ok(axum::Json(body).into_response())
+    let rows: Vec<_> = rows
+        .into_iter()
+        .map(|p| (local_time::iso(p.start_s), p))
+        .collect();
+    Ok(render_periods(&rows, q.csv, head))
 }
 
 /// Sums of periods (cameras or hours), with the mean dwell over all their visits.
 #[derive(Debug, Default, Clone, Copy)]
-struct Total {
+pub(crate) struct Total {
     unique_visitors: u64,
     visits: u64,
     returning_visits: u64,
@@ -134,11 +147,11 @@ struct Total {
     unidentified_visits: u64,
     dwell_s_sum: f64,
     dwell_count: u64,
-    in_view: u64,
+    pub in_view: u64,
 }
 
 impl Total {
-    fn add(&mut self, p: &Period) {
+    pub fn add(&mut self, p: &Period) {
         let c = &p.counts;
         self.unique_visitors += c.unique_visitors;
         self.visits += c.visits;
@@ -149,7 +162,7 @@ impl Total {
         self.dwell_count += p.dwell_count;
     }
 
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         let round = |x: f64, by: f64| (x * by).round() / by;
         json!({
             "unique_visitors": self.unique_visitors,

@@ -7,7 +7,7 @@
 //! token is required (`Authorization: Bearer TOKEN`, or `?token=TOKEN` for a browser),
 //! except for the probes, which say nothing about the counts.
 
-mod api;
+pub(crate) mod api;
 mod metrics;
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
@@ -19,7 +19,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, MethodRouter};
 use axum::Router;
 
 use crate::telemetry::{Health, Site};
@@ -60,18 +60,18 @@ impl HttpServer {
         if site.store.is_none() {
             return Err("--http serves the counts from the count store: drop --no-store".into());
         }
-        let listener = TcpListener::bind(addr).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AddrInUse => {
-                format!("--http {addr}: the address is in use (another server listens there)")
-            }
-            _ => format!("--http {addr}: cannot listen: {e}"),
-        })?;
-        let local_addr = listener.local_addr().map_err(|e| e.to_string())?;
-        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let listener = bind(addr, "--http")?;
         let router = router(Arc::new(Served {
             site,
             options: o.clone(),
         }));
+        HttpServer::spawn(listener, router)
+    }
+
+    /// Serves `router` on `listener` from a thread of its own.
+    pub(crate) fn spawn(listener: TcpListener, router: Router) -> Result<HttpServer, String> {
+        let local_addr = listener.local_addr().map_err(|e| e.to_string())?;
+        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("footfall-http".into())
@@ -85,6 +85,17 @@ impl HttpServer {
     }
 }
 
+/// Listens on `addr` now: an address in use is an error here, not later. `flag`: the
+/// option that named it, for the message.
+pub(crate) fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(addr).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            format!("{flag} {addr}: the address is in use (another server listens there)")
+        }
+        _ => format!("{flag} {addr}: cannot listen: {e}"),
+    })
+}
+
 impl Drop for HttpServer {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -96,7 +107,7 @@ impl Drop for HttpServer {
     }
 }
 
-fn resolve(addr: &str) -> Result<SocketAddr, String> {
+pub(crate) fn resolve(addr: &str) -> Result<SocketAddr, String> {
     addr.to_socket_addrs()
         .map_err(|e| format!("--http {addr}: expected HOST:PORT ({e})"))?
         .next()
@@ -135,18 +146,37 @@ fn router(served: Arc<Served>) -> Router {
         .route("/api/today", get(api::today))
         .route("/metrics", get(metrics::metrics))
         .route_layer(middleware::from_fn_with_state(served.clone(), authorise));
+    with_open_routes(guarded, get(readyz)).with_state(served)
+}
+
+/// `guarded` and what anyone may read: the probes (which say nothing about the counts)
+/// and the dashboards' stylesheet.
+pub(crate) fn with_open_routes<S: Clone + Send + Sync + 'static>(
+    guarded: Router<S>,
+    readyz: MethodRouter<S>,
+) -> Router<S> {
     Router::new()
         .route("/livez", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
+        .route("/readyz", readyz)
+        .route("/style.css", get(style))
         .merge(guarded)
-        .with_state(served)
+}
+
+async fn style() -> impl IntoResponse {
+    let css = include_str!("style.css");
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], css)
 }
 
 /// Lets a request through when no token is set or it carries the token.
 async fn authorise(State(s): State<Arc<Served>>, req: Request, next: Next) -> Response {
-    let Some(token) = s.options.token.as_deref().filter(|t| !t.is_empty()) else {
-        return next.run(req).await;
-    };
+    match s.options.token.as_deref().filter(|t| !t.is_empty()) {
+        Some(token) if !carries(&req, token) => unauthorised(),
+        _ => next.run(req).await,
+    }
+}
+
+/// Whether `req` carries `token`: `Authorization: Bearer TOKEN` or `?token=TOKEN`.
+pub(crate) fn carries(req: &Request, token: &str) -> bool {
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -159,19 +189,23 @@ async fn authorise(State(s): State<Arc<Served>>, req: Request, next: Next) -> Re
         .flat_map(|q| q.split('&'))
         .filter_map(|kv| kv.strip_prefix("token="))
         .next();
-    if bearer == Some(token) || in_query == Some(token) {
-        next.run(req).await
-    } else {
-        let challenge = [(header::WWW_AUTHENTICATE, "Bearer")];
-        (StatusCode::UNAUTHORIZED, challenge, "a token is required\n").into_response()
-    }
+    bearer == Some(token) || in_query == Some(token)
+}
+
+pub(crate) fn unauthorised() -> Response {
+    let challenge = [(header::WWW_AUTHENTICATE, "Bearer")];
+    (StatusCode::UNAUTHORIZED, challenge, "a token is required\n").into_response()
 }
 
 async fn dashboard() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        include_str!("dashboard.html"),
-    )
+    html(DASHBOARD)
+}
+
+/// The site's dashboard; the hub serves it too, for one shop (`?site=`).
+pub(crate) const DASHBOARD: &str = include_str!("dashboard.html");
+
+pub(crate) fn html(page: &'static str) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page)
 }
 
 /// Ready once every camera delivers frames: 200, else 503 naming those that do not.
