@@ -141,7 +141,7 @@ pub(super) async fn counts(
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Total {
     unique_visitors: u64,
-    visits: u64,
+    pub visits: u64,
     returning_visits: u64,
     staff_visits: u64,
     unidentified_visits: u64,

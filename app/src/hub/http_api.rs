@@ -129,8 +129,9 @@ pub(super) async fn today(
             Ok((rows, cameras, (today?, last_week?)))
         })
         .await?;
-    let (site_total, camera_rows, reported) = today_cameras(&rows, &cameras, &day);
-    let stored_visits = site_total.json()["visits"].as_i64().unwrap_or(0);
+    let (site_total, camera_rows) = today_cameras(&rows, &cameras);
+    let reported = reported_today(&cameras, &day);
+    let stored_visits = site_total.visits as i64;
     let body = json!({
         "site": site,
         "date": day,
@@ -148,54 +149,57 @@ pub(super) async fn today(
     Ok(axum::Json(body).into_response())
 }
 
-/// The site's total, a row per camera (stored counts, people in view, online), and the
-/// site's own tally of `day` (the most any of its cameras said: a site's counters share
-/// one count).
-fn today_cameras(
-    rows: &[Period],
-    cameras: &[CameraState],
-    day: &str,
-) -> (Total, Vec<Value>, Option<(i64, i64)>) {
+/// The site's total and a row per camera (stored counts, people in view, online), every
+/// camera with counts or a state.
+fn today_cameras(rows: &[Period], cameras: &[CameraState]) -> (Total, Vec<Value>) {
     let mut names: Vec<&str> = rows.iter().map(|p| p.camera.as_str()).collect();
     names.extend(cameras.iter().map(|c| c.camera.as_str()));
     names.sort_unstable();
     names.dedup();
     let mut site_total = Total::default();
-    let mut reported: Option<(i64, i64)> = None;
+    rows.iter().for_each(|p| site_total.add(p));
     let camera_rows = names
         .iter()
         .map(|name| {
-            let mut t = Total::default();
-            rows.iter()
-                .filter(|p| p.camera == *name)
-                .for_each(|p| t.add(p));
             let state = cameras.iter().find(|c| c.camera == *name);
-            let online = state.and_then(|c| c.online);
-            t.in_view = match online {
-                Some(false) => 0,
-                _ => state.and_then(|c| c.in_view).unwrap_or(0).max(0) as u64,
-            };
-            if let Some((d, u, v)) = state.and_then(|c| c.today.as_ref()) {
-                if d == day {
-                    let (ru, rv) = reported.unwrap_or((0, 0));
-                    reported = Some((ru.max(*u), rv.max(*v)));
-                }
-            }
-            site_total.in_view += t.in_view;
-            rows.iter()
-                .filter(|p| p.camera == *name)
-                .for_each(|p| site_total.add(p));
-            let mut row = t.json();
-            row["camera"] = json!(name);
-            row["health"] = json!(match online {
-                Some(true) => "online",
-                Some(false) => "offline",
-                None => "unknown",
-            });
+            let row = camera_row(name, rows, state);
+            site_total.in_view += row["in_view"].as_u64().unwrap_or(0);
             row
         })
         .collect();
-    (site_total, camera_rows, reported)
+    (site_total, camera_rows)
+}
+
+/// One camera's stored counts of the day, its people in view (none while offline) and
+/// its health.
+fn camera_row(name: &str, rows: &[Period], state: Option<&CameraState>) -> Value {
+    let mut t = Total::default();
+    rows.iter()
+        .filter(|p| p.camera == name)
+        .for_each(|p| t.add(p));
+    let online = state.and_then(|c| c.online);
+    if online != Some(false) {
+        t.in_view = state.and_then(|c| c.in_view).unwrap_or(0).max(0) as u64;
+    }
+    let mut row = t.json();
+    row["camera"] = json!(name);
+    row["health"] = json!(match online {
+        Some(true) => "online",
+        Some(false) => "offline",
+        None => "unknown",
+    });
+    row
+}
+
+/// The site's own tally of `day` (unique visitors, visits): the most any of its cameras
+/// said, a site's counters sharing one count.
+fn reported_today(cameras: &[CameraState], day: &str) -> Option<(i64, i64)> {
+    cameras
+        .iter()
+        .filter_map(|c| c.today.as_ref())
+        .filter(|(d, _, _)| d == day)
+        .map(|(_, u, v)| (*u, *v))
+        .reduce(|a, b| (a.0.max(b.0), a.1.max(b.1)))
 }
 
 #[derive(Debug, Deserialize)]

@@ -101,6 +101,7 @@ pub struct Names {
     pub site: String,
     pub camera: String,
     pub at: String,
+    pub at_ms: i64,
     pub utc_offset_s: i32,
 }
 
@@ -173,12 +174,13 @@ fn names(f: &Fields, site_level: &str) -> Result<Names, Reject> {
         return Err(Reject::OutsidePrefix);
     }
     let at = f.text("at")?;
-    let (_, utc_offset_s) = parse_local_iso_ms(at)
+    let (at_ms, utc_offset_s) = parse_local_iso_ms(at)
         .ok_or_else(|| Reject::Fields(format!("'at' is not a local ISO time: {at:?}")))?;
     Ok(Names {
         site: site.to_string(),
         camera: f.text("camera")?.to_string(),
         at: at.to_string(),
+        at_ms,
         utc_offset_s,
     })
 }
@@ -211,14 +213,13 @@ fn visit(f: &Fields, site_level: &str) -> Result<Visit, Reject> {
         _ => "new",
     };
     let dwell_ms = f.0["dwell_s"].as_f64().map(|s| (s * 1000.0).round() as i64);
-    let at_ms = parse_local_iso_ms(&origin.at).map_or(0, |(ms, _)| ms);
     Ok(Visit {
         site: origin.site,
         camera: origin.camera,
         counter_start_ms: f.int("counter_start")?,
         number: f.int("visit")?,
         at: origin.at,
-        at_ms,
+        at_ms: origin.at_ms,
         utc_offset_s: origin.utc_offset_s,
         kind,
         added: counts,
@@ -304,6 +305,7 @@ mod tests {
             site: "shop 1".into(),
             camera: "door".into(),
             at: "2025-12-07T15:05:09.120+01:00".into(),
+            at_ms: 1_765_116_309_120,
             utc_offset_s: 3600,
         };
         let counts = format!(r#"{{"event":"counts","visits":4,"in_view":2,{at}}}"#);
